@@ -1,0 +1,343 @@
+"""The catalog: a SQLite record of every indexed article and paragraph.
+
+It is the source of truth the two stores are checked against. Contracts:
+- An article row carries ``content_hash`` and ``state``: ``pending`` while its paragraphs are
+  being written to the stores, ``committed`` once both stores hold exactly its paragraphs.
+  Ingest writes the catalog first (pending), then the stores, then flips to committed, so after
+  a crash every article whose stores may disagree is still ``pending`` and is re-synced.
+- Paragraph rows keep the text, offsets and the FAISS id (``vec_id``), a stable signed 63-bit
+  hash of the paragraph id, so both stores agree on identity across runs.
+- Dense-side filters are answered here (:meth:`Catalog.vec_ids_matching`), so FAISS and the
+  lexical backend apply the same :class:`~indexer.models.Filters` semantics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from indexer.models import Article, Filters, Paragraph
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    article_id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'committed')),
+    title TEXT NOT NULL,
+    source TEXT,
+    url TEXT,
+    published_at TEXT,
+    language TEXT,
+    section TEXT,
+    authors TEXT NOT NULL,
+    extra TEXT NOT NULL,
+    body_chars INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_state ON articles(state);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
+CREATE TABLE IF NOT EXISTS paragraphs (
+    paragraph_id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(article_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    vec_id INTEGER NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS paragraphs_article ON paragraphs(article_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def vec_id(paragraph_id: str) -> int:
+    """Stable FAISS id of a paragraph: the first 63 bits of its blake2b hash (never negative)."""
+    digest = hashlib.blake2b(paragraph_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class Catalog:
+    """SQLite catalog at ``path`` (created if missing). Safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    # -- meta ---------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        """A stored setting (e.g. the embedding model an index was built with), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a setting."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- writes -------------------------------------------------------------------------------
+    def committed_hashes(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """``content_hash`` of the given articles that are committed."""
+        out: dict[str, str] = {}
+        with self._lock:
+            for chunk in _chunks(list(article_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT article_id, content_hash FROM articles "
+                    f"WHERE state = 'committed' AND article_id IN ({marks})",
+                    chunk,
+                )
+                out.update({r[0]: r[1] for r in rows})
+        return out
+
+    def stage(self, items: Sequence[tuple[Article, Sequence[Paragraph]]]) -> dict[str, list[int]]:
+        """Record ``items`` as pending, replacing older versions; one transaction.
+
+        Returns, per article id, the ``vec_id`` of paragraphs it had before (to be removed
+        from the stores).
+        """
+        old: dict[str, list[int]] = {}
+        with self._lock, self._tx():
+            for article, paragraphs in items:
+                rows = self._db.execute(
+                    "SELECT vec_id FROM paragraphs WHERE article_id = ?", (article.article_id,)
+                )
+                old[article.article_id] = [int(r[0]) for r in rows]
+                self._db.execute("DELETE FROM paragraphs WHERE article_id = ?", (article.article_id,))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        article.article_id,
+                        article.content_hash(),
+                        "pending",
+                        article.title,
+                        article.source,
+                        article.url,
+                        _iso(article.published_at),
+                        article.language,
+                        article.section,
+                        json.dumps(list(article.authors), ensure_ascii=False),
+                        json.dumps(article.extra, ensure_ascii=False, default=str),
+                        len(article.body),
+                    ),
+                )
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO paragraphs VALUES (?,?,?,?,?,?,?,?)",
+                    [
+                        (
+                            p.paragraph_id,
+                            p.article_id,
+                            p.position,
+                            vec_id(p.paragraph_id),
+                            p.text,
+                            p.start,
+                            p.end,
+                            p.text_hash(),
+                        )
+                        for p in paragraphs
+                    ],
+                )
+        return old
+
+    def mark_committed(self, article_ids: Iterable[str]) -> None:
+        """Flip the given articles to ``committed`` (both stores now hold their paragraphs)."""
+        with self._lock, self._tx():
+            self._db.executemany(
+                "UPDATE articles SET state = 'committed' WHERE article_id = ?",
+                [(a,) for a in article_ids],
+            )
+
+    def delete_articles(self, article_ids: Iterable[str]) -> list[int]:
+        """Remove articles and their paragraphs; returns the removed paragraphs' vec_ids."""
+        removed: list[int] = []
+        with self._lock, self._tx():
+            for aid in article_ids:
+                rows = self._db.execute("SELECT vec_id FROM paragraphs WHERE article_id = ?", (aid,))
+                removed.extend(int(r[0]) for r in rows)
+                self._db.execute("DELETE FROM paragraphs WHERE article_id = ?", (aid,))
+                self._db.execute("DELETE FROM articles WHERE article_id = ?", (aid,))
+        return removed
+
+    # -- reads --------------------------------------------------------------------------------
+    def pending_articles(self) -> list[str]:
+        """Ids of articles whose store writes may be incomplete."""
+        with self._lock:
+            rows = self._db.execute("SELECT article_id FROM articles WHERE state = 'pending'")
+            return [r[0] for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Numbers of articles (by state) and paragraphs."""
+        with self._lock:
+            arts = dict(self._db.execute("SELECT state, COUNT(*) FROM articles GROUP BY state"))
+            paras = self._db.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
+        return {
+            "articles": sum(arts.values()),
+            "pending": int(arts.get("pending", 0)),
+            "paragraphs": int(paras),
+        }
+
+    def paragraphs_of(self, article_ids: Sequence[str]) -> list[Paragraph]:
+        """Paragraphs (with denormalised article fields) of the given articles, in order."""
+        sql = _PARA_SELECT + " WHERE p.article_id IN ({}) ORDER BY p.article_id, p.position"
+        return self._select_paragraphs(sql, list(article_ids))
+
+    def paragraphs(self, paragraph_ids: Sequence[str]) -> dict[str, Paragraph]:
+        """Paragraphs by id; unknown ids are absent."""
+        rows = self._select_paragraphs(_PARA_SELECT + " WHERE p.paragraph_id IN ({})", list(paragraph_ids))
+        return {p.paragraph_id: p for p in rows}
+
+    def paragraph_ids_for_vec_ids(self, ids: Sequence[int]) -> dict[int, str]:
+        """Map FAISS ids back to paragraph ids."""
+        out: dict[int, str] = {}
+        with self._lock:
+            for chunk in _chunks(list(ids), 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT vec_id, paragraph_id FROM paragraphs WHERE vec_id IN ({marks})", chunk
+                )
+                out.update({int(r[0]): r[1] for r in rows})
+        return out
+
+    def articles(self, article_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Article metadata rows (no body) by id."""
+        out: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            for chunk in _chunks(list(article_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                cur = self._db.execute(
+                    "SELECT article_id, title, source, url, published_at, language, section, "
+                    f"authors, extra FROM articles WHERE article_id IN ({marks})",
+                    chunk,
+                )
+                for r in cur:
+                    out[r[0]] = {
+                        "article_id": r[0],
+                        "title": r[1],
+                        "source": r[2],
+                        "url": r[3],
+                        "published_at": _dt(r[4]),
+                        "language": r[5],
+                        "section": r[6],
+                        "authors": json.loads(r[7]),
+                        "extra": json.loads(r[8]),
+                    }
+        return out
+
+    def iter_paragraph_ids(self, *, include_pending: bool = False) -> Iterator[tuple[str, int]]:
+        """Every ``(paragraph_id, vec_id)`` of committed (or, optionally, all) articles."""
+        where = "" if include_pending else " WHERE a.state = 'committed'"
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.paragraph_id, p.vec_id FROM paragraphs p "
+                "JOIN articles a USING (article_id)" + where
+            ).fetchall()
+        for pid, vid in rows:
+            yield pid, int(vid)
+
+    def vec_ids_matching(self, filters: Filters) -> list[int]:
+        """FAISS ids of committed paragraphs whose article passes ``filters``."""
+        where, args = ["a.state = 'committed'"], []
+        for column, values in (
+            ("a.source", filters.sources),
+            ("a.language", filters.languages),
+            ("a.section", filters.sections),
+            ("a.article_id", filters.article_ids),
+        ):
+            if values:
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                args.extend(values)
+        if filters.authors:
+            where.append(
+                "EXISTS (SELECT 1 FROM json_each(a.authors) j WHERE j.value IN "
+                f"({','.join('?' * len(filters.authors))}))"
+            )
+            args.extend(filters.authors)
+        if filters.date_from:
+            where.append("a.published_at >= ?")
+            args.append(_iso(filters.date_from) or "")
+        if filters.date_to:
+            where.append("a.published_at <= ?")
+            args.append(_iso(filters.date_to) or "")
+        sql = (
+            "SELECT p.vec_id FROM paragraphs p JOIN articles a USING (article_id) WHERE "
+            + " AND ".join(where)
+        )
+        with self._lock:
+            return [int(r[0]) for r in self._db.execute(sql, args)]
+
+    def close(self) -> None:
+        """Close the database. Idempotent."""
+        with self._lock:
+            self._db.close()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _select_paragraphs(self, sql: str, ids: list[str]) -> list[Paragraph]:
+        out: list[Paragraph] = []
+        with self._lock:
+            for chunk in _chunks(ids, 500):
+                rows = self._db.execute(sql.format(",".join("?" * len(chunk))), chunk)
+                out.extend(_paragraph(r) for r in rows)
+        return out
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+_PARA_SELECT = (
+    "SELECT p.paragraph_id, p.article_id, p.position, p.text, p.start, p.end, a.title, "
+    "a.source, a.language, a.section, a.authors, a.published_at "
+    "FROM paragraphs p JOIN articles a USING (article_id)"
+)
+
+
+def _paragraph(r: tuple[Any, ...]) -> Paragraph:
+    return Paragraph(
+        paragraph_id=r[0],
+        article_id=r[1],
+        position=r[2],
+        text=r[3],
+        start=r[4],
+        end=r[5],
+        title=r[6],
+        source=r[7],
+        language=r[8],
+        section=r[9],
+        authors=tuple(json.loads(r[10])),
+        published_at=_dt(r[11]),
+    )
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

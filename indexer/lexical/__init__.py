@@ -1,0 +1,5 @@
+"""Lexical (BM25) backends behind one Protocol."""
+
+from indexer.lexical.base import STEMMED_LANGUAGES, LexicalBackend, analyzer_language
+
+__all__ = ["STEMMED_LANGUAGES", "LexicalBackend", "analyzer_language"]

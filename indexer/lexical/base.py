@@ -1,0 +1,70 @@
+"""The ``LexicalBackend`` Protocol: what every BM25 store (embedded, Elasticsearch) promises.
+
+Contract (checked by ``tests/contract/lexical_contract.py`` for every implementation):
+- ``upsert`` replaces any paragraph with the same ``paragraph_id``; writes become visible to
+  ``search``/``fetch``/``count`` after ``commit`` (implementations may show them earlier).
+- ``search`` returns at most ``limit`` hits, unique by ``paragraph_id``, sorted by score
+  descending (higher is better; ties broken by ``paragraph_id`` ascending), only paragraphs
+  that match both the query tree and the filters. Scores are BM25 (k1=1.2, b=0.75).
+- The query is a tree of :mod:`indexer.query` nodes; ``Term``/``Phrase`` on field ``"text"``
+  search the paragraph text, on ``"title"`` the article title. Text is analysed per language
+  (stemming for German, English and Russian at least; a standard analyser otherwise); a query
+  term is analysed with every language's analyser, so no query-language guess is needed.
+- ``delete_articles`` removes every paragraph of the given articles; unknown ids are ignored.
+- ``highlight`` returns, per paragraph id, the ``(start, end)`` character spans in that
+  paragraph's text where query terms match; paragraphs that do not match map to ``[]``.
+- Errors: an unreachable store raises :class:`~indexer.errors.BackendUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from indexer.models import Filters, Hit, Paragraph
+from indexer.query import Node
+
+#: Language codes that get a stemming analyser; everything else uses the standard analyser.
+STEMMED_LANGUAGES = ("de", "en", "ru")
+
+
+def analyzer_language(language: str | None) -> str:
+    """The analyser key for a paragraph language: one of ``STEMMED_LANGUAGES`` or ``"std"``."""
+    return language if language in STEMMED_LANGUAGES else "std"
+
+
+@runtime_checkable
+class LexicalBackend(Protocol):
+    """A BM25 paragraph store. See the module docstring for the full contract."""
+
+    name: str
+
+    def upsert(self, paragraphs: Sequence[Paragraph]) -> None:
+        """Insert or replace ``paragraphs`` (by ``paragraph_id``)."""
+
+    def delete_articles(self, article_ids: Iterable[str]) -> None:
+        """Remove every paragraph belonging to ``article_ids``."""
+
+    def delete_paragraphs(self, paragraph_ids: Iterable[str]) -> None:
+        """Remove the given paragraphs; unknown ids are ignored."""
+
+    def commit(self) -> None:
+        """Make all previous writes durable and visible to readers."""
+
+    def search(self, query: Node, filters: Filters, limit: int) -> list[Hit]:
+        """BM25 top-``limit`` paragraphs matching ``query`` and ``filters``, best first."""
+
+    def fetch(self, paragraph_ids: Sequence[str]) -> dict[str, Paragraph]:
+        """Stored paragraphs by id; ids not stored are absent from the result."""
+
+    def highlight(self, query: Node, paragraph_ids: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
+        """Character spans of query matches in each paragraph's text."""
+
+    def count(self) -> int:
+        """Number of stored paragraphs."""
+
+    def paragraph_ids(self) -> Iterator[str]:
+        """Every stored paragraph id (any order); used by ``check`` and ``repair``."""
+
+    def close(self) -> None:
+        """Release files, writers and connections. Idempotent."""

@@ -1,0 +1,296 @@
+"""Embedded lexical backend: a tantivy index on disk (zero setup, in-process).
+
+Why tantivy: it is Lucene-class BM25 (k1=1.2, b=0.75, its fixed defaults) in Rust with Python
+bindings, stores its index on disk, supports incremental deletes, phrase and boolean queries,
+date ranges and per-field analysers (Snowball stemmers for German, English, Russian). See
+docs/architecture.md for the measurement against SQLite FTS5 and bm25s.
+
+Layout: one document per paragraph. Paragraph text goes into ``text_<lang>`` and the article
+title into ``title_<lang>``, where ``<lang>`` is :func:`analyzer_language` of the paragraph
+(``de``, ``en``, ``ru`` or ``std``); each field has its own analyser. A query term is analysed
+by every field's analyser and the per-field clauses are OR-ed, so a paragraph is scored by the
+one field that holds its text. Keyword fields (``raw`` tokenizer) hold ids and filter values.
+
+Concurrency: one writer per index directory (tantivy holds a lock file); any number of reader
+processes. ``commit`` makes writes durable and reloads this process's searcher; other
+processes see them after ``refresh``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from indexer.lexical.base import STEMMED_LANGUAGES, analyzer_language
+from indexer.models import Filters, Hit, Paragraph
+from indexer.query import Bool, Node, Phrase, Term
+
+ANALYZER_LANGS = (*STEMMED_LANGUAGES, "std")
+_STEMMERS = {"de": "german", "en": "english", "ru": "russian"}
+_KEYWORDS = ("paragraph_id", "article_id", "source", "language", "section", "authors")
+#: Tokens longer than this are dropped, like Lucene's default max token length guard.
+MAX_TOKEN_CHARS = 40
+
+
+def _analyzer(lang: str) -> tantivy.TextAnalyzer:
+    builder = (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
+        .filter(tantivy.Filter.lowercase())
+    )
+    if lang in _STEMMERS:
+        builder = builder.filter(tantivy.Filter.stemmer(_STEMMERS[lang]))
+    return builder.build()
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    for key in _KEYWORDS:
+        sb.add_text_field(key, stored=True, tokenizer_name="raw", index_option="basic")
+    for lang in ANALYZER_LANGS:
+        sb.add_text_field(f"text_{lang}", stored=True, tokenizer_name=f"ns_{lang}")
+        sb.add_text_field(f"title_{lang}", stored=True, tokenizer_name=f"ns_{lang}")
+    sb.add_date_field("published_at", stored=True, indexed=True, fast=True)
+    for key in ("position", "start", "end"):
+        sb.add_integer_field(key, stored=True)
+    return sb.build()
+
+
+class EmbeddedBackend:
+    """tantivy-backed :class:`~indexer.lexical.base.LexicalBackend` stored in ``path``."""
+
+    name = "embedded"
+
+    def __init__(self, path: Path, *, writer_heap: int = 64_000_000) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._schema = _schema()
+        self._analyzers = {lang: _analyzer(lang) for lang in ANALYZER_LANGS}
+        exists = tantivy.Index.exists(str(path))
+        self._index = tantivy.Index(self._schema, path=str(path), reuse=exists)
+        for lang, analyzer in self._analyzers.items():
+            self._index.register_tokenizer(f"ns_{lang}", analyzer)
+        self._heap = writer_heap
+        self._writer: tantivy.IndexWriter | None = None
+        self._lock = threading.RLock()
+        self._index.reload()
+
+    # -- writes -------------------------------------------------------------------------------
+    def _w(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            self._writer = self._index.writer(self._heap, 1)
+        return self._writer
+
+    def upsert(self, paragraphs: Sequence[Paragraph]) -> None:
+        """Insert or replace paragraphs; visible after :meth:`commit`."""
+        with self._lock:
+            writer = self._w()
+            for p in paragraphs:
+                writer.delete_documents_by_term("paragraph_id", p.paragraph_id)
+                writer.add_document(self._document(p))
+
+    def _document(self, p: Paragraph) -> tantivy.Document:
+        lang = analyzer_language(p.language)
+        doc = tantivy.Document()
+        doc.add_text("paragraph_id", p.paragraph_id)
+        doc.add_text("article_id", p.article_id)
+        for key, value in (("source", p.source), ("language", p.language), ("section", p.section)):
+            if value:
+                doc.add_text(key, value)
+        for author in p.authors:
+            doc.add_text("authors", author)
+        doc.add_text(f"text_{lang}", p.text)
+        doc.add_text(f"title_{lang}", p.title)
+        if p.published_at is not None:
+            doc.add_date("published_at", p.published_at.astimezone(UTC))
+        doc.add_integer("position", p.position)
+        doc.add_integer("start", p.start)
+        doc.add_integer("end", p.end)
+        return doc
+
+    def delete_articles(self, article_ids: Iterable[str]) -> None:
+        """Remove every paragraph of ``article_ids``; visible after :meth:`commit`."""
+        with self._lock:
+            writer = self._w()
+            for aid in article_ids:
+                writer.delete_documents_by_term("article_id", aid)
+
+    def delete_paragraphs(self, paragraph_ids: Iterable[str]) -> None:
+        """Remove paragraphs by id; visible after :meth:`commit`."""
+        with self._lock:
+            writer = self._w()
+            for pid in paragraph_ids:
+                writer.delete_documents_by_term("paragraph_id", pid)
+
+    def commit(self) -> None:
+        """Durably commit pending writes and reload the searcher."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.commit()
+                self._writer.wait_merging_threads()
+                self._writer = None
+            self._index.reload()
+
+    def refresh(self) -> None:
+        """Pick up commits made by other processes."""
+        self._index.reload()
+
+    # -- reads --------------------------------------------------------------------------------
+    def search(self, query: Node, filters: Filters, limit: int) -> list[Hit]:
+        """BM25 top-``limit`` hits for ``query`` within ``filters``, best first."""
+        if limit <= 0:
+            return []
+        q = self._query(query)
+        if q is None:
+            return []
+        clauses = [(tantivy.Occur.Must, q), *self._filter_clauses(filters)]
+        full = tantivy.Query.boolean_query(clauses) if len(clauses) > 1 else q
+        searcher = self._index.searcher()
+        result = searcher.search(full, limit, count=False)
+        hits = [
+            Hit(str(searcher.doc(addr).get_first("paragraph_id")), float(score))
+            for score, addr in result.hits
+        ]
+        hits.sort(key=lambda h: (-h.score, h.paragraph_id))
+        return hits
+
+    def fetch(self, paragraph_ids: Sequence[str]) -> dict[str, Paragraph]:
+        """Stored paragraphs by id."""
+        if not paragraph_ids:
+            return {}
+        searcher = self._index.searcher()
+        q = tantivy.Query.term_set_query(self._schema, "paragraph_id", list(paragraph_ids))
+        result = searcher.search(q, len(paragraph_ids), count=False)
+        out = {}
+        for _, addr in result.hits:
+            p = self._paragraph(searcher.doc(addr).to_dict())
+            out[p.paragraph_id] = p
+        return out
+
+    def highlight(self, query: Node, paragraph_ids: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
+        """Spans of tokens that match a positive query term, per paragraph."""
+        stems = {lang: self._stems(query, lang) for lang in ANALYZER_LANGS}
+        out: dict[str, list[tuple[int, int]]] = {}
+        for pid, p in self.fetch(paragraph_ids).items():
+            lang = analyzer_language(p.language)
+            tokens = self._analyzers[lang].pre_tokenize(p.text).tokens
+            out[pid] = [
+                (t.char_offset_from, t.char_offset_to) for t in tokens if t.text in stems[lang]
+            ]
+        for pid in paragraph_ids:
+            out.setdefault(pid, [])
+        return out
+
+    def count(self) -> int:
+        """Number of stored (committed) paragraphs."""
+        return int(self._index.searcher().num_docs)
+
+    def paragraph_ids(self) -> Iterator[str]:
+        """Every committed paragraph id."""
+        searcher = self._index.searcher()
+        total = int(searcher.num_docs)
+        if total == 0:
+            return
+        result = searcher.search(tantivy.Query.all_query(), total, count=False)
+        for _, addr in result.hits:
+            yield str(searcher.doc(addr).get_first("paragraph_id"))
+
+    def close(self) -> None:
+        """Drop the writer (uncommitted writes are discarded). Idempotent."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.rollback()
+                self._writer = None
+
+    # -- query translation --------------------------------------------------------------------
+    def _query(self, node: Node) -> tantivy.Query | None:
+        if isinstance(node, Term | Phrase):
+            words = [node.text] if isinstance(node, Term) else list(node.words)
+            per_field = []
+            for lang in ANALYZER_LANGS:
+                toks = [t for w in words for t in self._analyzers[lang].analyze(w)]
+                field = f"{node.field}_{lang}"
+                if len(toks) == 1:
+                    per_field.append(tantivy.Query.term_query(self._schema, field, toks[0]))
+                elif toks:
+                    per_field.append(tantivy.Query.phrase_query(self._schema, field, toks))
+            if not per_field:
+                return None
+            return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in per_field])
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for occur, parts in (
+            (tantivy.Occur.Must, node.must),
+            (tantivy.Occur.Should, node.should),
+            (tantivy.Occur.MustNot, node.must_not),
+        ):
+            for part in parts:
+                q = self._query(part)
+                if q is None:
+                    if occur == tantivy.Occur.Must:
+                        return None
+                    continue
+                clauses.append((occur, q))
+        if not any(o != tantivy.Occur.MustNot for o, _ in clauses):
+            return None
+        return tantivy.Query.boolean_query(clauses)
+
+    def _filter_clauses(self, filters: Filters) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        out = []
+        for key, values in (
+            ("source", filters.sources),
+            ("language", filters.languages),
+            ("section", filters.sections),
+            ("authors", filters.authors),
+            ("article_id", filters.article_ids),
+        ):
+            if values:
+                q = tantivy.Query.term_set_query(self._schema, key, list(values))
+                out.append((tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)))
+        if filters.date_from or filters.date_to:
+            q = tantivy.Query.range_query(
+                self._schema,
+                "published_at",
+                tantivy.FieldType.Date,
+                filters.date_from.astimezone(UTC) if filters.date_from else None,
+                filters.date_to.astimezone(UTC) if filters.date_to else None,
+            )
+            out.append((tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)))
+        return out
+
+    def _stems(self, node: Node, lang: str) -> set[str]:
+        if isinstance(node, Term):
+            return set(self._analyzers[lang].analyze(node.text))
+        if isinstance(node, Phrase):
+            return {t for w in node.words for t in self._analyzers[lang].analyze(w)}
+        assert isinstance(node, Bool)
+        return {t for part in (*node.must, *node.should) for t in self._stems(part, lang)}
+
+    @staticmethod
+    def _paragraph(d: dict[str, list[Any]]) -> Paragraph:
+        def first(key: str) -> Any:
+            values = d.get(key) or [None]
+            return values[0]
+
+        lang = next((x for x in ANALYZER_LANGS if d.get(f"text_{x}")), "std")
+        published = first("published_at")
+        if isinstance(published, datetime) and published.tzinfo is None:
+            published = published.replace(tzinfo=UTC)
+        return Paragraph(
+            paragraph_id=first("paragraph_id"),
+            article_id=first("article_id"),
+            position=int(first("position")),
+            text=first(f"text_{lang}"),
+            start=int(first("start")),
+            end=int(first("end")),
+            title=first(f"title_{lang}") or "",
+            source=first("source"),
+            language=first("language"),
+            section=first("section"),
+            authors=tuple(d.get("authors") or ()),
+            published_at=published,
+        )

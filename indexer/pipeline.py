@@ -1,0 +1,284 @@
+"""Ingest: readers -> chunker -> embedder -> stores, with a commit protocol between the stores.
+
+Stages run concurrently so the embedder (the bottleneck) is never idle: a reader thread reads,
+detects languages, skips unchanged articles and chunks; an embedder thread embeds; the calling
+thread writes. Queues are bounded, so memory stays bounded whatever the input size.
+
+Commit protocol (see :mod:`indexer.catalog`): for each batch the catalog first records the
+articles as ``pending`` with their new paragraphs, then the lexical backend and FAISS are
+written, and every ``commit_every`` paragraphs both stores are committed (FAISS saved
+atomically) and only then are those articles marked ``committed``. A crash anywhere leaves
+the affected articles pending; :func:`repair` (run at the start of every ingest) rewrites them
+and removes orphans, so the stores converge to the catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer.catalog import vec_id
+from indexer.chunker import chunk_article
+from indexer.errors import BackendUnavailable, IngestError
+from indexer.language import detect_language
+from indexer.models import Article, Paragraph
+from indexer.readers import ReadStats, RecordProblem, read_paths
+from indexer.stores import Stores
+
+Batch = list[tuple[Article, list[Paragraph]]]
+_DONE = object()
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did. ``problems`` lists every skipped record with file, line and reason."""
+
+    files: int = 0
+    records: int = 0
+    articles: int = 0
+    unchanged: int = 0
+    written: int = 0
+    paragraphs: int = 0
+    skipped: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    repaired: int = 0
+    problems: list[RecordProblem] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready summary (problems reduced to a count; see the error report file)."""
+        return {
+            "files": self.files,
+            "records": self.records,
+            "articles": self.articles,
+            "unchanged": self.unchanged,
+            "written": self.written,
+            "paragraphs": self.paragraphs,
+            "skipped": self.skipped,
+            "embedded": self.embedded,
+            "repaired": self.repaired,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def prepare(article: Article, count_tokens: Callable[[str], int] | None, max_tokens: int) -> tuple[Article, list[Paragraph]]:
+    """Fill in a missing language and cut ``article`` into paragraphs."""
+    if article.language is None:
+        lang = detect_language(f"{article.title}\n{article.body[:2000]}")
+        if lang:
+            article = article.model_copy(update={"language": lang})
+    return article, chunk_article(article, max_tokens=max_tokens, count_tokens=count_tokens)
+
+
+def _batches(
+    articles: Iterable[Article], size: int
+) -> Iterator[list[Article]]:
+    batch: dict[str, Article] = {}
+    for article in articles:
+        # A duplicate id inside one batch: the later record wins, like a later batch would.
+        batch.pop(article.article_id, None)
+        batch[article.article_id] = article
+        if len(batch) >= size:
+            yield list(batch.values())
+            batch = {}
+    if batch:
+        yield list(batch.values())
+
+
+def ingest(
+    stores: Stores,
+    paths: Sequence[str | Path],
+    *,
+    field_map: Mapping[str, str] | None = None,
+    batch_articles: int = 64,
+    commit_every: int = 4096,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_problem: Callable[[RecordProblem], None] | None = None,
+) -> IngestReport:
+    """Ingest every article under ``paths`` into ``stores``; see the module docstring.
+
+    ``on_progress(articles, paragraphs)`` is called after each written batch. Raises
+    :class:`IngestError` when a store fails after its retries; what was committed before stays.
+    """
+    started = time.monotonic()
+    report = IngestReport()
+    report.repaired = repair(stores)
+    stats = ReadStats()
+    computed_before = stores.embedder.computed
+    count_tokens = stores.embedder.count_tokens
+    max_tokens = stores.settings.max_chunk_tokens
+    to_embed: queue.Queue[object] = queue.Queue(maxsize=4)
+    to_write: queue.Queue[object] = queue.Queue(maxsize=4)
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for group in _batches(read_paths(paths, field_map=field_map, stats=stats, on_problem=on_problem), batch_articles):
+                known = stores.catalog.committed_hashes([a.article_id for a in group])
+                fresh = [a for a in group if known.get(a.article_id) != a.content_hash()]
+                report.unchanged += len(group) - len(fresh)
+                report.articles += len(group)
+                if fresh:
+                    to_embed.put([prepare(a, count_tokens, max_tokens) for a in fresh])
+        except BaseException as exc:  # surfaced in the writer thread
+            failure.append(exc)
+        finally:
+            to_embed.put(_DONE)
+
+    def embed() -> None:
+        try:
+            while (item := to_embed.get()) is not _DONE:
+                batch: Batch = item  # type: ignore[assignment]
+                texts = [p.text for _, paras in batch for p in paras]
+                to_write.put((batch, stores.embedder.embed_passages(texts)))
+        except BaseException as exc:
+            failure.append(exc)
+            while to_embed.get() is not _DONE:  # drain so the producer can finish
+                pass
+        finally:
+            to_write.put(_DONE)
+
+    threads = [threading.Thread(target=produce, daemon=True), threading.Thread(target=embed, daemon=True)]
+    for t in threads:
+        t.start()
+    pending: list[str] = []
+    since_commit = 0
+    try:
+        while (item := to_write.get()) is not _DONE:
+            batch, vectors = item  # type: ignore[misc]
+            _write(stores, batch, vectors)
+            pending.extend(a.article_id for a, _ in batch)
+            n = sum(len(p) for _, p in batch)
+            report.written += len(batch)
+            report.paragraphs += n
+            since_commit += n
+            if since_commit >= commit_every:
+                _commit(stores, pending)
+                pending, since_commit = [], 0
+            if on_progress:
+                on_progress(report.articles, report.paragraphs)
+        if failure:
+            raise failure[0]
+        _commit(stores, pending)
+    except BackendUnavailable as exc:
+        raise IngestError(f"a store became unavailable, ingest stopped: {exc}") from exc
+    finally:
+        for t in threads:
+            t.join(timeout=1)
+    report.files, report.records = stats.files, stats.records
+    report.skipped, report.problems = stats.skipped, list(stats.problems)
+    report.embedded = stores.embedder.computed - computed_before
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _write(stores: Stores, batch: Batch, vectors: np.ndarray) -> None:  # type: ignore[type-arg]
+    old = stores.catalog.stage(batch)
+    stores.lexical.delete_articles([a.article_id for a, _ in batch])
+    stores.vectors.remove(v for ids in old.values() for v in ids)
+    paragraphs = [p for _, paras in batch for p in paras]
+    stores.lexical.upsert(paragraphs)
+    stores.vectors.add([vec_id(p.paragraph_id) for p in paragraphs], vectors)
+
+
+def _commit(stores: Stores, article_ids: list[str]) -> None:
+    stores.lexical.commit()
+    stores.vectors.save()
+    if article_ids:
+        stores.catalog.mark_committed(article_ids)
+
+
+def delete(stores: Stores, article_ids: Sequence[str]) -> int:
+    """Remove articles from the catalog and both stores; returns paragraphs removed."""
+    removed = stores.catalog.delete_articles(article_ids)
+    stores.lexical.delete_articles(article_ids)
+    stores.vectors.remove(removed)
+    _commit(stores, [])
+    return len(removed)
+
+
+@dataclass
+class Divergence:
+    """Differences between the catalog and the stores; empty lists mean they agree."""
+
+    pending: list[str]
+    missing_lexical: list[str]
+    extra_lexical: list[str]
+    missing_vectors: list[str]
+    extra_vectors: list[int]
+
+    @property
+    def ok(self) -> bool:
+        """True when catalog, lexical backend and FAISS hold exactly the same paragraphs."""
+        return not (
+            self.pending or self.missing_lexical or self.extra_lexical
+            or self.missing_vectors or self.extra_vectors
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """Counts plus up to 20 example ids per kind."""
+        out: dict[str, object] = {"ok": self.ok}
+        for key in ("pending", "missing_lexical", "extra_lexical", "missing_vectors", "extra_vectors"):
+            values = getattr(self, key)
+            out[key] = {"count": len(values), "examples": [str(v) for v in values[:20]]}
+        return out
+
+
+def check(stores: Stores) -> Divergence:
+    """Compare the catalog with both stores.
+
+    ``missing_*``: committed paragraphs a store lacks; ``extra_*``: paragraphs a store holds that
+    the catalog does not know at all; ``pending``: articles whose last write did not commit.
+    """
+    committed = dict(stores.catalog.iter_paragraph_ids())
+    known = dict(stores.catalog.iter_paragraph_ids(include_pending=True))
+    lexical = set(stores.lexical.paragraph_ids())
+    vectors = stores.vectors.ids()
+    return Divergence(
+        pending=stores.catalog.pending_articles(),
+        missing_lexical=sorted(set(committed) - lexical),
+        extra_lexical=sorted(lexical - set(known)),
+        missing_vectors=sorted(p for p, v in committed.items() if v not in vectors),
+        extra_vectors=sorted(vectors - set(known.values())),
+    )
+
+
+def repair(stores: Stores) -> int:
+    """Make both stores hold exactly the catalog's paragraphs; returns paragraphs rewritten.
+
+    Paragraphs a store holds but the catalog does not are deleted; pending articles and
+    articles with a paragraph missing from a store are rewritten from the catalog (vectors come
+    from the embedding cache, so nothing already embedded is embedded again).
+    """
+    div = check(stores)
+    if div.ok:
+        return 0
+    stores.lexical.delete_paragraphs(div.extra_lexical)
+    stores.vectors.remove(div.extra_vectors)
+    rewrite = set(div.pending)
+    rewrite.update(p.rsplit(":", 1)[0] for p in (*div.missing_lexical, *div.missing_vectors))
+    paragraphs = stores.catalog.paragraphs_of(sorted(rewrite))
+    for i in range(0, len(paragraphs), 512):
+        chunk = paragraphs[i : i + 512]
+        vectors = stores.embedder.embed_passages([p.text for p in chunk])
+        stores.lexical.upsert(chunk)
+        stores.vectors.add([vec_id(p.paragraph_id) for p in chunk], vectors)
+    _commit(stores, sorted(rewrite))
+    return len(paragraphs)
+
+
+def write_problems(problems: Iterable[RecordProblem], path: Path) -> int:
+    """Write problems as JSON lines (``path``, ``line``, ``reason``); returns how many."""
+    n = 0
+    with path.open("w", encoding="utf-8") as fh:
+        for p in problems:
+            fh.write(json.dumps({"path": p.path, "line": p.line, "reason": p.reason}, ensure_ascii=False) + "\n")
+            n += 1
+    return n

@@ -1,0 +1,276 @@
+"""The user query language, parsed into a small tree every backend translates on its own.
+
+Syntax (Lucene-like, deliberately small):
+- ``word``: an optional term (scored, BM25 "should"); ``"two words"``: a phrase;
+- ``+x`` / ``x AND y``: required; ``-x`` / ``NOT x``: excluded; ``x OR y``: either;
+  parentheses group;
+- ``title:x`` / ``title:"a b"``: search the title instead of the paragraph text;
+- ``source:x``, ``lang:x`` (``language:``), ``section:x``, ``author:x`` become filters
+  (quote values with spaces: ``source:"Der Standard"``); any other ``name:`` is just a word,
+  so pasted text such as ``10:30`` or ``Note:`` still searches.
+
+Contract: :func:`parse_query` either returns a :class:`ParsedQuery` or raises
+:class:`~indexer.errors.QuerySyntaxError` with a message naming the problem. Terms are reduced
+to word characters, so nothing a user types reaches a backend as raw query syntax: backends
+receive only :class:`Term`, :class:`Phrase` and :class:`Bool` nodes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from indexer.errors import QuerySyntaxError
+
+MAX_QUERY_CHARS = 1000
+MAX_CLAUSES = 64
+
+SEARCH_FIELDS = ("text", "title")
+FILTER_FIELDS = {
+    "source": "sources",
+    "lang": "languages",
+    "language": "languages",
+    "section": "sections",
+    "author": "authors",
+}
+_WORD = re.compile(r"\w+(?:[-'’.]\w+)*", re.UNICODE)
+_TOKEN = re.compile(
+    r'\s*(?:(?P<lpar>\()|(?P<rpar>\))|(?P<field>\w+):(?=["\w])|(?P<phrase>"[^"]*"?)'
+    r"|(?P<op>[+-])(?=[\"(\w])|(?P<word>[^\s()\"]+))",
+    re.UNICODE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One word; ``field`` is ``"text"`` (paragraph body) or ``"title"``."""
+
+    text: str
+    field: str = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """Words that must appear adjacent and in order."""
+
+    words: tuple[str, ...]
+    field: str = "text"
+
+    @property
+    def text(self) -> str:
+        """The phrase as plain text."""
+        return " ".join(self.words)
+
+
+@dataclass(frozen=True, slots=True)
+class Bool:
+    """Boolean combination. A document matches when every ``must`` matches, no ``must_not``
+    matches, and (when ``must`` is empty) at least one ``should`` matches."""
+
+    must: tuple[Node, ...] = ()
+    should: tuple[Node, ...] = ()
+    must_not: tuple[Node, ...] = ()
+
+
+Node = Term | Phrase | Bool
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    """A parsed query: the tree (``None`` when only filters were given), the field filters it
+    named, and ``free_text``: the positive words in order, for the dense retriever."""
+
+    root: Node | None
+    free_text: str
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    constrained: bool = False
+
+    @property
+    def is_plain(self) -> bool:
+        """True when the query is a bag of optional text terms (no operators, quotes, fields)."""
+        return not self.constrained
+
+
+def words(text: str) -> list[str]:
+    """The word tokens of ``text`` (letters, digits, inner hyphens/apostrophes/dots)."""
+    return _WORD.findall(text)
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if m is None or m.end() == pos:
+                break
+            pos = m.end()
+            kind = m.lastgroup
+            if kind is None:
+                continue
+            self.tokens.append((kind, m.group(kind)))
+        self.i = 0
+        self.filters: dict[str, list[str]] = {}
+        self.positive: list[str] = []
+        self.clauses = 0
+        self.constrained = False
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def next(self) -> tuple[str, str]:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def at_op(self, name: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok == ("word", name)
+
+    def parse_or(self, depth: int) -> Node | None:
+        must: list[Node] = []
+        should: list[Node] = []
+        must_not: list[Node] = []
+        while (tok := self.peek()) is not None and tok[0] != "rpar":
+            if self.at_op("OR"):
+                self.next()
+                continue
+            occur, node = self.parse_and(depth)
+            if node is None:
+                continue
+            {"must": must, "should": should, "must_not": must_not}[occur].append(node)
+        if not (must or should or must_not):
+            return None
+        if len(should) == 1 and not must and not must_not and depth > 0:
+            return should[0]
+        return Bool(tuple(must), tuple(should), tuple(must_not))
+
+    def parse_and(self, depth: int) -> tuple[str, Node | None]:
+        occur, node = self.parse_unary(depth)
+        if not self.at_op("AND"):
+            return occur, node
+        parts: list[tuple[str, Node | None]] = [(occur, node)]
+        while self.at_op("AND"):
+            self.next()
+            self.constrained = True
+            if self.peek() is None or self.peek() == ("rpar", ")"):
+                raise QuerySyntaxError("AND must be followed by a term")
+            parts.append(self.parse_unary(depth))
+        must = tuple(n for o, n in parts if n is not None and o != "must_not")
+        must_not = tuple(n for o, n in parts if n is not None and o == "must_not")
+        return "should", Bool(must=must, must_not=must_not)
+
+    def parse_unary(self, depth: int) -> tuple[str, Node | None]:
+        kind, value = self.next()
+        if kind in ("op", "lpar", "phrase") or (kind == "word" and value in ("NOT", "AND")):
+            self.constrained = True
+        if kind == "op" or (kind == "word" and value == "NOT"):
+            occur = "must" if value == "+" else "must_not"
+            if self.peek() is None:
+                raise QuerySyntaxError(f"'{value}' must be followed by a term")
+            _, node = self.parse_unary(depth)
+            if occur == "must_not":
+                self._drop_positive(node)
+            return occur, node
+        if kind == "lpar":
+            if depth >= 8:
+                raise QuerySyntaxError("parentheses nested too deeply")
+            node = self.parse_or(depth + 1)
+            if self.peek() is None:
+                raise QuerySyntaxError("missing closing parenthesis")
+            self.next()
+            return "should", node
+        if kind == "rpar":
+            raise QuerySyntaxError("unexpected closing parenthesis")
+        if kind == "field":
+            return "should", self.parse_field(value.lower())
+        if kind == "phrase":
+            return "should", self.make_phrase(value, "text")
+        if value in ("AND", "OR"):
+            raise QuerySyntaxError(f"{value} needs a term on both sides")
+        return "should", self.make_terms(value, "text")
+
+    def parse_field(self, name: str) -> Node | None:
+        if self.peek() is None:
+            raise QuerySyntaxError(f"field '{name}:' needs a value")
+        kind, value = self.next()
+        if name in FILTER_FIELDS:
+            raw = value.strip('"') if kind == "phrase" else value
+            if not raw.strip():
+                raise QuerySyntaxError(f"field '{name}:' needs a value")
+            self.filters.setdefault(FILTER_FIELDS[name], []).append(raw.strip())
+            return None
+        if name not in SEARCH_FIELDS:
+            # Not a field we know ("10:30", "Note:x" in pasted text): keep the words.
+            self.i -= 1
+            return self.make_terms(name, "text")
+        self.constrained = True
+        if kind == "phrase":
+            return self.make_phrase(value, name)
+        if kind != "word":
+            raise QuerySyntaxError(f"field '{name}:' needs a word or a quoted phrase")
+        return self.make_terms(value, name)
+
+    def make_phrase(self, raw: str, fld: str) -> Node | None:
+        if len(raw) < 2 or not raw.endswith('"'):
+            raise QuerySyntaxError("unterminated quote")
+        toks = words(raw[1:-1])
+        self.positive.extend(toks)
+        self.count()
+        if not toks:
+            return None
+        if len(toks) == 1:
+            return Term(toks[0], fld)
+        return Phrase(tuple(toks), fld)
+
+    def make_terms(self, raw: str, fld: str) -> Node | None:
+        toks = words(raw)
+        self.positive.extend(toks)
+        self.count()
+        if not toks:
+            return None
+        if len(toks) == 1:
+            return Term(toks[0], fld)
+        # "U.S.-based" style tokens that split into several words are kept together.
+        return Phrase(tuple(toks), fld)
+
+    def count(self) -> None:
+        self.clauses += 1
+        if self.clauses > MAX_CLAUSES:
+            raise QuerySyntaxError(f"too many terms (at most {MAX_CLAUSES})")
+
+    def _drop_positive(self, node: Node | None) -> None:
+        for w in _node_words(node):
+            if w in self.positive:
+                self.positive.remove(w)
+
+
+def _node_words(node: Node | None) -> list[str]:
+    if node is None:
+        return []
+    if isinstance(node, Term):
+        return [node.text]
+    if isinstance(node, Phrase):
+        return list(node.words)
+    return [w for part in (*node.must, *node.should, *node.must_not) for w in _node_words(part)]
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Parse ``text`` (see module docstring); raises ``QuerySyntaxError`` on bad syntax."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QuerySyntaxError(f"query longer than {MAX_QUERY_CHARS} characters")
+    if text.count('"') % 2:
+        raise QuerySyntaxError("unterminated quote")
+    parser = _Parser(text)
+    root = parser.parse_or(0)
+    if parser.peek() is not None:
+        raise QuerySyntaxError("unexpected closing parenthesis")
+    if isinstance(root, Bool) and not root.must and not root.should and root.must_not:
+        raise QuerySyntaxError("a query cannot only exclude terms; add a term to search for")
+    filters = {k: tuple(v) for k, v in parser.filters.items()}
+    return ParsedQuery(
+        root=root,
+        free_text=" ".join(parser.positive),
+        filters=filters,
+        constrained=parser.constrained,
+    )

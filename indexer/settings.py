@@ -1,0 +1,84 @@
+"""All configuration in one validated object, read from arguments, environment and defaults.
+
+Environment variables use the ``NEWSSEARCH_`` prefix (``NEWSSEARCH_INDEX``,
+``NEWSSEARCH_LEXICAL``, ``NEWSSEARCH_MODEL`` ...), except the Elasticsearch connection, which
+also honours the conventional ``ES_URL``, ``ES_API_KEY``, ``ES_USERNAME``, ``ES_PASSWORD``.
+Build one with ``Settings()`` (environment) or ``Settings(index=..., ...)`` (explicit values win).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from indexer.embedder import DEFAULT_BATCH_SIZE, DEFAULT_MODEL
+
+
+def _default_index() -> Path:
+    return Path.home() / ".local" / "share" / "newssearch" / "index"
+
+
+def _default_cache() -> Path:
+    return Path.home() / ".cache" / "newssearch" / "embeddings.sqlite"
+
+
+class Settings(BaseSettings):
+    """NewsSearch configuration (see module docstring for the environment variables)."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSSEARCH_", extra="ignore", populate_by_name=True)
+
+    index: Path = Field(default_factory=_default_index, description="Index directory.")
+    lexical: Literal["embedded", "elasticsearch"] = "embedded"
+
+    model: str = DEFAULT_MODEL
+    batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=4096)
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    torch_threads: int | None = Field(None, ge=1)
+    embedding_cache: Path | None = Field(default_factory=_default_cache)
+    max_chunk_tokens: int = Field(200, ge=16)
+
+    es_url: str = Field(
+        "http://127.0.0.1:9200", validation_alias=AliasChoices("ES_URL", "NEWSSEARCH_ES_URL", "es_url")
+    )
+    es_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("ES_API_KEY", "NEWSSEARCH_ES_API_KEY", "es_api_key")
+    )
+    es_username: str | None = Field(
+        None, validation_alias=AliasChoices("ES_USERNAME", "NEWSSEARCH_ES_USERNAME", "es_username")
+    )
+    es_password: str | None = Field(
+        None, validation_alias=AliasChoices("ES_PASSWORD", "NEWSSEARCH_ES_PASSWORD", "es_password")
+    )
+    es_verify_certs: bool = True
+    es_ca_certs: str | None = None
+    es_index_prefix: str = "newssearch"
+
+    fusion: Literal["rrf", "convex"] = "rrf"
+    rrf_k: int = Field(60, ge=1)
+    alpha: float = Field(0.5, ge=0.0, le=1.0)
+    candidates: int = Field(200, ge=10, le=10_000)
+
+    api_key: str | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    max_limit: int = Field(100, ge=1)
+    max_offset: int = Field(10_000, ge=0)
+
+    @field_validator("index", "embedding_cache", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @property
+    def es_hosts(self) -> list[str]:
+        """``ES_URL`` split on commas (several hosts of one cluster)."""
+        return [h.strip() for h in self.es_url.split(",") if h.strip()]
+
+    @property
+    def es_index(self) -> str:
+        """Elasticsearch index for this index directory: ``{prefix}-{directory name}``."""
+        name = "".join(c if c.isalnum() or c in "-_" else "-" for c in self.index.name.lower())
+        return f"{self.es_index_prefix}-{name.strip('-_') or 'default'}"

@@ -1,0 +1,94 @@
+"""The one factory that turns :class:`~indexer.settings.Settings` into open stores.
+
+An index directory holds ``catalog.sqlite``, ``vectors.faiss`` and, for the embedded backend,
+``lexical/``. The embedding model an index was built with is recorded in the catalog; opening
+it with a different model is refused with a clear error instead of mixing vector spaces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from indexer.catalog import Catalog
+from indexer.embedder import CachedEmbedder, Embedder, SentenceTransformerEmbedder
+from indexer.lexical.base import LexicalBackend
+from indexer.settings import Settings
+from indexer.vectors import VectorStore
+
+
+@dataclass
+class Stores:
+    """Everything an ingest or a search needs, opened together and closed together."""
+
+    settings: Settings
+    catalog: Catalog
+    lexical: LexicalBackend
+    vectors: VectorStore
+    embedder: CachedEmbedder
+
+    def close(self) -> None:
+        """Close every store. Idempotent."""
+        self.lexical.close()
+        self.catalog.close()
+        self.embedder.close()
+
+
+def make_lexical(settings: Settings) -> LexicalBackend:
+    """The lexical backend chosen by ``settings.lexical``."""
+    if settings.lexical == "elasticsearch":
+        from indexer.lexical.elasticsearch import ElasticsearchBackend
+
+        auth = (
+            (settings.es_username, settings.es_password or "")
+            if settings.es_username
+            else None
+        )
+        return ElasticsearchBackend(
+            hosts=settings.es_hosts,
+            index=settings.es_index,
+            api_key=settings.es_api_key,
+            basic_auth=auth,
+            verify_certs=settings.es_verify_certs,
+            ca_certs=settings.es_ca_certs,
+        )
+    from indexer.lexical.embedded import EmbeddedBackend
+
+    return EmbeddedBackend(settings.index / "lexical")
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The sentence-transformers embedder described by ``settings`` (loaded lazily)."""
+    return SentenceTransformerEmbedder(
+        settings.model,
+        batch_size=settings.batch_size,
+        query_prefix=settings.query_prefix,
+        passage_prefix=settings.passage_prefix,
+        threads=settings.torch_threads,
+    )
+
+
+def open_stores(settings: Settings, embedder: Embedder | None = None) -> Stores:
+    """Open (creating if needed) the index at ``settings.index``.
+
+    Raises ``ValueError`` when the index was built with another embedding model.
+    """
+    settings.index.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog(settings.index / "catalog.sqlite")
+    inner = embedder or make_embedder(settings)
+    recorded = catalog.get_meta("model_key")
+    if recorded is not None and recorded != inner.model_key:
+        catalog.close()
+        raise ValueError(
+            f"index {settings.index} was built with embedding model {recorded!r}, not "
+            f"{inner.model_key!r}; use that model or a new --index directory"
+        )
+    cached = CachedEmbedder(inner, settings.embedding_cache)
+    dim_meta = catalog.get_meta("dim")
+    dim = int(dim_meta) if dim_meta else cached.dim
+    if recorded is None:
+        catalog.set_meta("model_key", inner.model_key)
+        catalog.set_meta("dim", str(dim))
+    lexical = make_lexical(settings)
+    catalog.set_meta("lexical", lexical.name)
+    vectors = VectorStore(settings.index / "vectors.faiss", dim)
+    return Stores(settings, catalog, lexical, vectors, cached)

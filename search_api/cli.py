@@ -1,0 +1,304 @@
+"""The ``newssearch`` command: ingest, search, serve, demo, check, repair, delete.
+
+Every command takes ``--index DIR`` (else ``NEWSSEARCH_INDEX``, else
+``~/.local/share/newssearch/index``) and ``--backend embedded|elasticsearch`` (else
+``NEWSSEARCH_LEXICAL``, else ``embedded``). Exit codes: 0 success, 1 a check found divergence or
+an ingest skipped records with ``--strict``, 2 bad usage or a failure with a message.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from indexer.errors import NewsSearchError
+from indexer.settings import Settings
+
+app = typer.Typer(
+    name="newssearch",
+    help="Hybrid BM25 + dense search over political news.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+IndexOpt = Annotated[
+    Path | None, typer.Option("--index", help="Index directory (env NEWSSEARCH_INDEX).")
+]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option("--backend", help="Lexical backend: embedded or elasticsearch (env NEWSSEARCH_LEXICAL)."),
+]
+
+
+def make_settings(index: Path | None, backend: str | None, **extra: Any) -> Settings:
+    """Settings from the environment, overridden by the given command-line values."""
+    values: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if index is not None:
+        values["index"] = index
+    if backend is not None:
+        if backend not in ("embedded", "elasticsearch"):
+            raise typer.BadParameter("--backend must be embedded or elasticsearch")
+        values["lexical"] = backend
+    return Settings(**values)
+
+
+def fail(message: str) -> None:
+    """Print ``message`` and exit with status 2."""
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def parse_fields(fields: list[str]) -> dict[str, str]:
+    """``["title=headline", ...]`` -> ``{"title": "headline"}``."""
+    out = {}
+    for item in fields:
+        name, sep, column = item.partition("=")
+        if not sep or not name or not column:
+            fail(f"--field takes name=column, got {item!r}")
+        out[name.strip()] = column.strip()
+    return out
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
+    index: IndexOpt = None,
+    backend: BackendOpt = None,
+    field: Annotated[
+        list[str] | None, typer.Option("--field", help="Map a field to a column: title=headline.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Read and chunk only; embed and write nothing.")] = False,
+    errors: Annotated[Path | None, typer.Option(help="Write skipped records here (JSONL).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Ingest articles (seed text, JSONL, CSV, HTML; directories recursively; .gz ok)."""
+    from indexer.pipeline import write_problems
+
+    for p in paths:
+        if not p.exists():
+            fail(f"{p} does not exist")
+    field_map = parse_fields(field or [])
+    settings = make_settings(index, backend)
+    try:
+        if dry_run:
+            from indexer.dryrun import dry_run as run_dry
+
+            summary: dict[str, Any] = run_dry(paths, field_map=field_map, max_tokens=settings.max_chunk_tokens)
+            problems = summary.pop("problems")
+        else:
+            summary, problems = _ingest(settings, paths, field_map)
+    except NewsSearchError as exc:
+        fail(str(exc))
+    report_path = errors
+    if problems and report_path is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        base = settings.index if not dry_run else Path.cwd()
+        base.mkdir(parents=True, exist_ok=True)
+        report_path = base / f"ingest-errors-{stamp}.jsonl"
+    if report_path is not None:
+        write_problems(problems, report_path)
+        summary["error_report"] = str(report_path)
+    if json_out:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        for key, value in summary.items():
+            typer.echo(f"{key:>14}: {value}")
+        for p in problems[:10]:
+            err.print(f"skipped {p.path}:{p.line}: {p.reason}")
+        if len(problems) > 10:
+            err.print(f"... and {len(problems) - 10} more in {report_path}")
+
+
+def _ingest(settings: Settings, paths: list[Path], field_map: dict[str, str]) -> tuple[dict[str, Any], list[Any]]:
+    from indexer.pipeline import ingest as run
+    from indexer.stores import open_stores
+
+    stores = open_stores(settings)
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as progress:
+            task = progress.add_task("ingesting", total=None)
+
+            def on_progress(articles: int, paragraphs: int) -> None:
+                progress.update(task, description=f"{articles} articles read, {paragraphs} paragraphs written")
+
+            report = run(stores, [str(p) for p in paths], field_map=field_map, on_progress=on_progress)
+    finally:
+        stores.close()
+    summary = report.as_dict()
+    summary["index"] = str(settings.index)
+    summary["backend"] = settings.lexical
+    return summary, report.problems
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Query text (phrases, AND/OR/NOT, fields).")],
+    index: IndexOpt = None,
+    backend: BackendOpt = None,
+    mode: Annotated[str, typer.Option(help="bm25, dense or hybrid.")] = "hybrid",
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    source: Annotated[list[str] | None, typer.Option(help="Only these sources.")] = None,
+    language: Annotated[list[str] | None, typer.Option(help="Only these languages.")] = None,
+    section: Annotated[list[str] | None, typer.Option(help="Only these sections.")] = None,
+    date_from: Annotated[datetime | None, typer.Option(help="Published on/after (UTC if no zone).")] = None,
+    date_to: Annotated[datetime | None, typer.Option(help="Published on/before (UTC if no zone).")] = None,
+    explain: Annotated[bool, typer.Option(help="Show each retriever's rank and score.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the JSON response.")] = False,
+) -> None:
+    """Search the index and print results grouped by article."""
+    from pydantic import ValidationError
+
+    from search_api.engine import SearchEngine
+    from search_api.schemas import SearchRequest
+    from indexer.stores import open_stores
+
+    def utc(value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    settings = make_settings(index, backend)
+    if not (settings.index / "catalog.sqlite").exists():
+        fail(f"no index at {settings.index}; run `newssearch ingest PATH --index {settings.index}` first")
+    try:
+        req = SearchRequest(
+            q=query, mode=mode, limit=limit, offset=offset, source=source or [],  # type: ignore[arg-type]
+            language=language or [], section=section or [], date_from=utc(date_from),
+            date_to=utc(date_to), explain=explain,
+        )
+    except ValidationError as exc:
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    stores = open_stores(settings)
+    try:
+        response = SearchEngine(stores).search(req)
+    except NewsSearchError as exc:
+        fail(str(exc))
+    finally:
+        stores.close()
+    if json_out:
+        typer.echo(response.model_dump_json())
+        return
+    if response.degraded:
+        err.print(f"[yellow]degraded:[/yellow] {', '.join(response.degraded)} unavailable")
+    typer.echo(f"{response.total} articles ({response.mode}, {response.took_ms} ms)")
+    for i, r in enumerate(response.results, start=response.offset + 1):
+        date = r.published_at.date().isoformat() if r.published_at else "undated"
+        typer.echo(f"\n{i}. {r.title}  [{r.source or '?'}, {date}, {r.language or '?'}]  {r.score:.4f}")
+        if r.url:
+            typer.echo(f"   {r.url}")
+        for p in r.passages:
+            snippet = p.text if len(p.text) <= 300 else p.text[:297] + "..."
+            typer.echo(f"   - {snippet}")
+            if p.explanation is not None:
+                typer.echo(f"     {p.explanation.model_dump_json()}")
+
+
+@app.command()
+def serve(
+    index: IndexOpt = None,
+    backend: BackendOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the web UI and the REST API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from search_api.app import create_app
+
+    settings = make_settings(index, backend)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    index: IndexOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Ingest the sample only.")] = False,
+) -> None:
+    """Ingest the bundled demo sample (only what changed) and serve it on the embedded backend."""
+    if not SAMPLE_DIR.is_dir():
+        fail(f"demo sample not found at {SAMPLE_DIR} (run from a source checkout)")
+    target = index or Settings().index.parent / "demo"
+    settings = make_settings(target, "embedded")
+    summary, problems = _ingest(settings, [SAMPLE_DIR], {})
+    typer.echo(json.dumps(summary))
+    if no_serve:
+        return
+    typer.echo(f"serving the demo on http://{host}:{port}/ (API docs at /docs)")
+    serve(index=target, backend="embedded", host=host, port=port)
+
+
+@app.command()
+def check(index: IndexOpt = None, backend: BackendOpt = None) -> None:
+    """Verify that the catalog, the lexical backend and FAISS hold the same paragraphs."""
+    from indexer.pipeline import check as run_check
+    from indexer.stores import open_stores
+
+    stores = open_stores(make_settings(index, backend))
+    try:
+        div = run_check(stores)
+        out = {**div.as_dict(), **stores.catalog.counts()}
+    except NewsSearchError as exc:
+        fail(str(exc))
+    finally:
+        stores.close()
+    typer.echo(json.dumps(out, indent=2))
+    if not div.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def repair(index: IndexOpt = None, backend: BackendOpt = None) -> None:
+    """Rewrite or remove paragraphs until both stores match the catalog."""
+    from indexer.pipeline import repair as run_repair
+    from indexer.stores import open_stores
+
+    stores = open_stores(make_settings(index, backend))
+    try:
+        n = run_repair(stores)
+    except NewsSearchError as exc:
+        fail(str(exc))
+    finally:
+        stores.close()
+    typer.echo(json.dumps({"rewritten": n}))
+
+
+@app.command()
+def delete(
+    article_ids: Annotated[list[str], typer.Argument(help="Article ids to remove.")],
+    index: IndexOpt = None,
+    backend: BackendOpt = None,
+) -> None:
+    """Remove articles from the catalog and both stores."""
+    from indexer.pipeline import delete as run_delete
+    from indexer.stores import open_stores
+
+    stores = open_stores(make_settings(index, backend))
+    try:
+        n = run_delete(stores, article_ids)
+    finally:
+        stores.close()
+    typer.echo(json.dumps({"deleted_paragraphs": n}))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Entry point for ``python -m search_api``."""
+    app(prog_name="newssearch")
+    sys.exit(0)

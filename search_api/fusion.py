@@ -1,0 +1,93 @@
+"""Rank fusion as pure functions over ``(paragraph_id, score)`` lists (higher is better).
+
+Two families, chosen per request:
+- Reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009): ``sum_i w_i / (k + rank_i)``
+  with ranks counted from 1. ``RRF_K = 60`` is the paper's constant. Note: ``k`` is a smoothing
+  constant, *not* a top-k cut-off.
+- Convex combination of normalised scores: ``alpha * lexical + (1 - alpha) * dense`` after
+  per-list min-max (or z-score) normalisation; a document missing from a list gets that list's
+  minimum normalised value (0 for min-max), as in Bruch et al., "An Analysis of Fusion Functions
+  for Hybrid Retrieval" (TOIS 2023).
+
+Every function returns hits sorted by fused score descending, ties broken by id ascending, so
+results are deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from indexer.models import Hit
+
+#: Cormack et al. 2009. A smoothing constant, not a cut-off.
+RRF_K = 60
+#: Weight of the lexical list in convex combination (1 - alpha goes to dense).
+DEFAULT_ALPHA = 0.5
+
+Normalisation = Literal["minmax", "zscore"]
+
+
+def _sorted(scores: Mapping[str, float]) -> list[Hit]:
+    return [Hit(pid, s) for pid, s in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def rrf(
+    rankings: Sequence[Sequence[Hit]],
+    *,
+    k: int = RRF_K,
+    weights: Sequence[float] | None = None,
+) -> list[Hit]:
+    """Reciprocal rank fusion of ``rankings`` (each best first); ``weights`` default to 1 each."""
+    if k <= 0:
+        raise ValueError("rrf k must be positive")
+    if weights is None:
+        weights = [1.0] * len(rankings)
+    if len(weights) != len(rankings):
+        raise ValueError("one weight per ranking")
+    fused: dict[str, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, hit in enumerate(ranking, start=1):
+            fused[hit.paragraph_id] = fused.get(hit.paragraph_id, 0.0) + weight / (k + rank)
+    return _sorted(fused)
+
+
+def normalise(hits: Sequence[Hit], method: Normalisation = "minmax") -> dict[str, float]:
+    """Scores of ``hits`` mapped to a common scale.
+
+    ``minmax``: ``(s - min) / (max - min)`` into [0, 1]; all-equal scores map to 1.
+    ``zscore``: ``(s - mean) / std``; a zero std maps every score to 0.
+    """
+    if not hits:
+        return {}
+    values = [h.score for h in hits]
+    if method == "minmax":
+        lo, hi = min(values), max(values)
+        span = hi - lo
+        return {h.paragraph_id: (h.score - lo) / span if span > 0 else 1.0 for h in hits}
+    if method == "zscore":
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        return {h.paragraph_id: (h.score - mean) / std if std > 0 else 0.0 for h in hits}
+    raise ValueError(f"unknown normalisation {method!r}")
+
+
+def convex(
+    lexical: Sequence[Hit],
+    dense: Sequence[Hit],
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    method: Normalisation = "minmax",
+) -> list[Hit]:
+    """``alpha * norm(lexical) + (1 - alpha) * norm(dense)``; missing scores take the list min."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError("alpha must be within [0, 1]")
+    lex, den = normalise(lexical, method), normalise(dense, method)
+    lex_floor = min(lex.values(), default=0.0)
+    den_floor = min(den.values(), default=0.0)
+    fused = {
+        pid: alpha * lex.get(pid, lex_floor) + (1 - alpha) * den.get(pid, den_floor)
+        for pid in lex.keys() | den.keys()
+    }
+    return _sorted(fused)

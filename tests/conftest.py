@@ -1,0 +1,124 @@
+"""Shared fixtures: real data subsets, one embedding model per session, real indexes on disk.
+
+Embedding is the slow part (~26 paragraphs/s here), so the model is loaded once per session,
+every test shares one on-disk embedding cache (no text is embedded twice), and the corpora are
+small subsets of the real data in ../shared/data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexer.embedder import SentenceTransformerEmbedder
+from indexer.settings import Settings
+from indexer.stores import Stores, open_stores
+
+pytest_plugins: list[str] = []  # TODO es_node
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+SEED = SHARED_DATA / "seed" / "bbabo-2022-putin-tokajew.de.txt"
+SEED_TITLE = "Weltraum, Waffen und Proteste: Worüber Putin und Tokajew sprachen"
+
+
+def require_shared_data() -> None:
+    """Skip (with the reason) where ../shared/data is absent; it is present here and in CI."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+
+
+def jsonl_head(path: Path, n: int, keep: Any = None) -> list[dict[str, Any]]:
+    """The first ``n`` records of a (gzipped) JSONL file that pass ``keep``."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    out: list[dict[str, Any]] = []
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            rec = json.loads(line)
+            if keep is None or keep(rec):
+                out.append(rec)
+                if len(out) >= n:
+                    break
+    return out
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding cache for the session (``NEWSSEARCH_TEST_EMBEDDING_CACHE`` to keep it)."""
+    env = os.environ.get("NEWSSEARCH_TEST_EMBEDDING_CACHE")
+    return Path(env) if env else tmp_path_factory.mktemp("cache") / "embeddings.sqlite"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real default model (bundled MiniLM), loaded once."""
+    return SentenceTransformerEmbedder(threads=2)
+
+
+@pytest.fixture(scope="session")
+def settings_for(embedding_cache: Path) -> Any:
+    """Factory: Settings for an index directory, sharing the session's embedding cache."""
+
+    def make(index: Path, **overrides: Any) -> Settings:
+        return Settings(**{"index": index, "embedding_cache": embedding_cache, **overrides})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def subprocess_env(embedding_cache: Path) -> dict[str, str]:
+    """Environment for ``newssearch`` subprocesses: same cache, offline model."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSEARCH_")}
+    env.update({"NEWSSEARCH_EMBEDDING_CACHE": str(embedding_cache), "HF_HUB_OFFLINE": "1"})
+    return env
+
+
+@pytest.fixture(scope="session")
+def german_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed article plus small real German subsets (politics sections) as input files."""
+    require_shared_data()
+    root = tmp_path_factory.mktemp("corpus-de")
+    (root / SEED.name).write_bytes(SEED.read_bytes())
+    corpora = SHARED_DATA / "corpora"
+    gnad = jsonl_head(corpora / "gnad10k_test.de.jsonl", 40, lambda r: r["label"] in ("Inland", "International"))
+    write_jsonl(root / "gnad10k_subset.de.jsonl", gnad)
+    zeit = jsonl_head(corpora / "zeitgeist_tagesschau_zeit.de.jsonl", 30)
+    write_jsonl(root / "zeitgeist_subset.de.jsonl", zeit)
+    return root
+
+
+@pytest.fixture(scope="session")
+def built_index(
+    tmp_path_factory: pytest.TempPathFactory, german_corpus: Path, settings_for: Any,
+    embedder: SentenceTransformerEmbedder,
+) -> Settings:
+    """A real embedded index of ``german_corpus`` on disk (built once; treat as read-only)."""
+    from indexer.pipeline import ingest
+
+    settings: Settings = settings_for(tmp_path_factory.mktemp("index") / "de")
+    stores = open_stores(settings, embedder)
+    try:
+        report = ingest(stores, [german_corpus])
+        assert report.skipped == 0 and report.written == report.articles
+    finally:
+        stores.close()
+    return settings
+
+
+@pytest.fixture
+def stores(built_index: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[Stores]:
+    """Open handles on the session index."""
+    opened = open_stores(built_index, embedder)
+    yield opened
+    opened.close()

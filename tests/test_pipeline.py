@@ -1,0 +1,211 @@
+"""End to end on real data: ingest -> both stores -> hybrid search, idempotence, edits, repair."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexer.catalog import vec_id
+from indexer.embedder import SentenceTransformerEmbedder
+from indexer.errors import BackendUnavailable
+from indexer.models import Filters, Hit
+from indexer.pipeline import check, delete, ingest, repair
+from indexer.query import Node, parse_query
+from indexer.stores import Stores, open_stores
+from search_api.engine import SearchEngine
+from search_api.schemas import SearchRequest
+from tests.conftest import SEED, SEED_TITLE, jsonl_head, require_shared_data, write_jsonl
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_seed_article_ranks_first(stores: Stores, mode: str) -> None:
+    resp = SearchEngine(stores).search(SearchRequest(q="Putin Tokajew Gespräche", mode=mode))
+    assert resp.results[0].title == SEED_TITLE
+    assert resp.results[0].source == "Bbabo NET"
+    assert resp.total >= len(resp.results) > 1
+    scores = [r.score for r in resp.results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_seed_paragraphs_are_clean(stores: Stores) -> None:
+    aid = next(a for a, m in _all_articles(stores).items() if m["title"] == SEED_TITLE)
+    paragraphs = stores.catalog.paragraphs_of([aid])
+    assert len(paragraphs) > 20
+    assert not [p.text for p in paragraphs if "Zurück zu" in p.text]
+    assert any(p.text.startswith("„Kasachstan ist unser strategischer") for p in paragraphs)
+    assert paragraphs[-1].text != SEED_TITLE
+    # every paragraph is in both stores
+    assert set(stores.lexical.fetch([p.paragraph_id for p in paragraphs])) == {
+        p.paragraph_id for p in paragraphs
+    }
+    assert {vec_id(p.paragraph_id) for p in paragraphs} <= stores.vectors.ids()
+
+
+def _all_articles(stores: Stores) -> dict[str, Any]:
+    ids = sorted({pid.rsplit(":", 1)[0] for pid, _ in stores.catalog.iter_paragraph_ids()})
+    return stores.catalog.articles(ids)
+
+
+def test_stores_agree_after_ingest(stores: Stores) -> None:
+    div = check(stores)
+    assert div.ok, div.as_dict()
+    counts = stores.catalog.counts()
+    assert counts["pending"] == 0
+    assert stores.lexical.count() == counts["paragraphs"] == len(stores.vectors)
+
+
+def test_passages_are_grouped_and_highlighted(stores: Stores) -> None:
+    resp = SearchEngine(stores).search(SearchRequest(q="Tokajew", mode="bm25", explain=True))
+    top = resp.results[0]
+    assert len({r.article_id for r in resp.results}) == len(resp.results)
+    assert 1 <= len(top.passages) <= 3
+    for p in top.passages:
+        assert p.paragraph_id.startswith(top.article_id + ":")
+        assert [p.text[s:e] for s, e in p.highlights] and all(
+            p.text[s:e].lower().startswith("tokajew") for s, e in p.highlights
+        )
+        assert p.explanation is not None and p.explanation.bm25_rank is not None
+
+
+def test_filters_apply_to_both_retrievers(stores: Stores) -> None:
+    engine = SearchEngine(stores)
+    for mode in ("bm25", "dense", "hybrid"):
+        resp = engine.search(SearchRequest(q="Russland Präsident", mode=mode, source=["Bbabo NET"]))
+        assert {r.source for r in resp.results} == {"Bbabo NET"}, mode
+        resp = engine.search(SearchRequest(q="die Regierung source:tagesschau", mode=mode))
+        assert resp.results and {r.source for r in resp.results} == {"tagesschau"}, mode
+
+
+def test_phrase_query_constrains_hybrid(stores: Stores) -> None:
+    resp = SearchEngine(stores).search(SearchRequest(q='"Nur-Sultan"', mode="hybrid", passages=20))
+    assert resp.results
+    for r in resp.results:
+        assert any("Nur-Sultan" in p.text for p in r.passages)
+
+
+def test_paging_is_stable_and_disjoint(stores: Stores) -> None:
+    engine = SearchEngine(stores)
+    first = engine.search(SearchRequest(q="Regierung Krieg", limit=5))
+    second = engine.search(SearchRequest(q="Regierung Krieg", limit=5, offset=5))
+    both = engine.search(SearchRequest(q="Regierung Krieg", limit=10))
+    assert [r.article_id for r in both.results] == [
+        r.article_id for r in first.results + second.results
+    ]
+    assert first.total == both.total
+
+
+class Unreachable:
+    """A lexical backend whose node is down (logic test of degradation, not of a backend)."""
+
+    name = "unreachable"
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def search(self, query: Node, filters: Filters, limit: int) -> list[Hit]:
+        raise BackendUnavailable("node down")
+
+    def highlight(self, query: Node, ids: list[str]) -> dict[str, list[tuple[int, int]]]:
+        raise BackendUnavailable("node down")
+
+
+def test_lexical_outage_degrades_to_dense(stores: Stores) -> None:
+    real = stores.lexical
+    stores.lexical = Unreachable(real)  # type: ignore[assignment]
+    try:
+        for mode in ("hybrid", "bm25"):
+            resp = SearchEngine(stores).search(SearchRequest(q="Putin Tokajew Gespräche", mode=mode))
+            assert resp.degraded == ["lexical"]
+            assert resp.results[0].title == SEED_TITLE
+    finally:
+        stores.lexical = real
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    require_shared_data()
+    from tests.conftest import SHARED_DATA
+
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / SEED.name).write_bytes(SEED.read_bytes())
+    recs = jsonl_head(SHARED_DATA / "corpora" / "gnad10k_test.de.jsonl", 4, lambda r: r["label"] == "Inland")
+    write_jsonl(root / "gnad.de.jsonl", recs)
+    return root
+
+
+def test_reingest_unchanged_embeds_nothing(
+    tmp_path: Path, small_corpus: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+) -> None:
+    settings = settings_for(tmp_path / "idx", embedding_cache=None)  # no cache: the model must run
+    stores = open_stores(settings, embedder)
+    first = ingest(stores, [small_corpus])
+    assert first.articles == 5 and first.embedded == first.paragraphs > 20
+    again = ingest(stores, [small_corpus])
+    assert (again.articles, again.unchanged, again.written, again.embedded) == (5, 5, 0, 0)
+    assert check(stores).ok
+    stores.close()
+
+
+def test_edited_article_replaces_its_paragraphs_in_both_stores(
+    tmp_path: Path, small_corpus: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+) -> None:
+    stores = open_stores(settings_for(tmp_path / "idx"), embedder)
+    ingest(stores, [small_corpus])
+    path = small_corpus / "gnad.de.jsonl"
+    recs = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    aid = recs[0]["id"]
+    old = stores.catalog.paragraphs_of([aid])
+    recs[0]["text"] = "Der Zebrafink-Ausschuss tagte überraschend. " * 3
+    write_jsonl(path, recs)
+    report = ingest(stores, [small_corpus])
+    assert (report.written, report.unchanged) == (1, 4)
+    new = stores.catalog.paragraphs_of([aid])
+    assert len(new) == 1 and len(old) > 1
+    gone = [p.paragraph_id for p in old if p.paragraph_id not in {n.paragraph_id for n in new}]
+    assert gone
+    assert not stores.lexical.fetch(gone)
+    assert not {vec_id(g) for g in gone} & stores.vectors.ids()
+    hits = stores.lexical.search(_q("Zebrafink"), Filters(), 10)
+    assert [h.paragraph_id for h in hits] == [new[0].paragraph_id]
+    old_word = old[-1].text.split()[-1].strip(".,")
+    assert all(h.paragraph_id.rsplit(":", 1)[0] != aid or h.paragraph_id == new[0].paragraph_id
+               for h in stores.lexical.search(_q(old_word), Filters(), 50))
+    assert check(stores).ok
+    # delete removes it everywhere
+    assert delete(stores, [aid]) == 1
+    assert not stores.lexical.fetch([new[0].paragraph_id])
+    assert vec_id(new[0].paragraph_id) not in stores.vectors.ids()
+    assert check(stores).ok
+    stores.close()
+
+
+def _q(text: str) -> Node:
+    root = parse_query(text).root
+    assert root is not None
+    return root
+
+
+def test_check_finds_and_repair_fixes_divergence(
+    tmp_path: Path, small_corpus: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+) -> None:
+    stores = open_stores(settings_for(tmp_path / "idx"), embedder)
+    ingest(stores, [small_corpus])
+    pids = [p for p, _ in stores.catalog.iter_paragraph_ids()]
+    stores.lexical.delete_paragraphs(pids[:2])
+    stores.lexical.commit()
+    stores.vectors.remove([vec_id(pids[5])])
+    stores.vectors.add([123456789], stores.vectors.reconstruct([vec_id(pids[6])]))
+    div = check(stores)
+    assert div.missing_lexical == sorted(pids[:2])
+    assert div.missing_vectors == [pids[5]]
+    assert div.extra_vectors == [123456789]
+    assert not div.ok
+    before = stores.embedder.computed
+    assert repair(stores) > 0
+    assert stores.embedder.computed == before  # rewritten from the embedding cache
+    assert check(stores).ok
+    stores.close()
