@@ -123,7 +123,9 @@ class Catalog:
                     "SELECT vec_id FROM paragraphs WHERE article_id = ?", (article.article_id,)
                 )
                 old[article.article_id] = [int(r[0]) for r in rows]
-                self._db.execute("DELETE FROM paragraphs WHERE article_id = ?", (article.article_id,))
+                self._db.execute(
+                    "DELETE FROM paragraphs WHERE article_id = ?", (article.article_id,)
+                )
                 self._db.execute(
                     "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
@@ -172,7 +174,9 @@ class Catalog:
         removed: list[int] = []
         with self._lock, self._tx():
             for aid in article_ids:
-                rows = self._db.execute("SELECT vec_id FROM paragraphs WHERE article_id = ?", (aid,))
+                rows = self._db.execute(
+                    "SELECT vec_id FROM paragraphs WHERE article_id = ?", (aid,)
+                )
                 removed.extend(int(r[0]) for r in rows)
                 self._db.execute("DELETE FROM paragraphs WHERE article_id = ?", (aid,))
                 self._db.execute("DELETE FROM articles WHERE article_id = ?", (aid,))
@@ -203,7 +207,9 @@ class Catalog:
 
     def paragraphs(self, paragraph_ids: Sequence[str]) -> dict[str, Paragraph]:
         """Paragraphs by id; unknown ids are absent."""
-        rows = self._select_paragraphs(_PARA_SELECT + " WHERE p.paragraph_id IN ({})", list(paragraph_ids))
+        rows = self._select_paragraphs(
+            _PARA_SELECT + " WHERE p.paragraph_id IN ({})", list(paragraph_ids)
+        )
         return {p.paragraph_id: p for p in rows}
 
     def paragraph_ids_for_vec_ids(self, ids: Sequence[int]) -> dict[int, str]:
@@ -256,7 +262,8 @@ class Catalog:
 
     def vec_ids_matching(self, filters: Filters) -> list[int]:
         """FAISS ids of committed paragraphs whose article passes ``filters``."""
-        where, args = ["a.state = 'committed'"], []
+        where: list[str] = ["a.state = 'committed'"]
+        args: list[str] = []
         for column, values in (
             ("a.source", filters.sources),
             ("a.language", filters.languages),

@@ -18,7 +18,10 @@ from indexer.readers import ReadStats, read_paths
 
 
 def dry_run(
-    paths: Sequence[str | Path], *, field_map: Mapping[str, str] | None = None, max_tokens: int = 200
+    paths: Sequence[str | Path],
+    *,
+    field_map: Mapping[str, str] | None = None,
+    max_tokens: int = 200,
 ) -> dict[str, Any]:
     """Counts (files, records, articles, paragraphs, skipped, seconds) and the problem list."""
     started = time.monotonic()

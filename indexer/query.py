@@ -33,7 +33,7 @@ FILTER_FIELDS = {
     "section": "sections",
     "author": "authors",
 }
-_WORD = re.compile(r"\w+(?:[-'’.]\w+)*", re.UNICODE)
+_WORD = re.compile(r"\w+(?:[-'\u2019.]\w+)*", re.UNICODE)
 _TOKEN = re.compile(
     r'\s*(?:(?P<lpar>\()|(?P<rpar>\))|(?P<field>\w+):(?=["\w])|(?P<phrase>"[^"]*"?)'
     r"|(?P<op>[+-])(?=[\"(\w])|(?P<word>[^\s()\"]+))",

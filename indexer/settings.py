@@ -28,7 +28,9 @@ def _default_cache() -> Path:
 class Settings(BaseSettings):
     """NewsSearch configuration (see module docstring for the environment variables)."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSSEARCH_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSSEARCH_", extra="ignore", populate_by_name=True
+    )
 
     index: Path = Field(default_factory=_default_index, description="Index directory.")
     lexical: Literal["embedded", "elasticsearch"] = "embedded"
@@ -42,7 +44,8 @@ class Settings(BaseSettings):
     max_chunk_tokens: int = Field(200, ge=16)
 
     es_url: str = Field(
-        "http://127.0.0.1:9200", validation_alias=AliasChoices("ES_URL", "NEWSSEARCH_ES_URL", "es_url")
+        "http://127.0.0.1:9200",
+        validation_alias=AliasChoices("ES_URL", "NEWSSEARCH_ES_URL", "es_url"),
     )
     es_api_key: str | None = Field(
         None, validation_alias=AliasChoices("ES_API_KEY", "NEWSSEARCH_ES_API_KEY", "es_api_key")

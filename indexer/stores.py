@@ -38,11 +38,7 @@ def make_lexical(settings: Settings) -> LexicalBackend:
     if settings.lexical == "elasticsearch":
         from indexer.lexical.elasticsearch import ElasticsearchBackend
 
-        auth = (
-            (settings.es_username, settings.es_password or "")
-            if settings.es_username
-            else None
-        )
+        auth = (settings.es_username, settings.es_password or "") if settings.es_username else None
         return ElasticsearchBackend(
             hosts=settings.es_hosts,
             index=settings.es_index,

@@ -95,7 +95,7 @@ class VectorStore:
                 if len(allowed) == 0:
                     return []
                 sel = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-                params = faiss.SearchParameters(sel=sel)
+                params = faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]
             q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
             scores, ids = self._index.search(q, min(k, self._index.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
@@ -105,7 +105,8 @@ class VectorStore:
         with self._lock:
             if self._index.ntotal == 0:
                 return set()
-            return {int(i) for i in faiss.vector_to_array(self._index.id_map)}
+            id_map = self._index.id_map  # type: ignore[attr-defined]
+            return {int(i) for i in faiss.vector_to_array(id_map)}
 
     def reconstruct(self, ids: Sequence[int]) -> Vectors:
         """Stored vectors for ``ids`` (KeyError-like RuntimeError for unknown ids)."""

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,10 +51,8 @@ class Service:
         self.stores.vectors.reload_if_changed()
         refresh: Callable[[], None] | None = getattr(self.stores.lexical, "refresh", None)
         if refresh is not None:
-            try:
+            with suppress(BackendUnavailable):
                 refresh()
-            except BackendUnavailable:
-                pass
 
 
 def get_service(request: Request) -> Service:

@@ -36,7 +36,9 @@ IndexOpt = Annotated[
 ]
 BackendOpt = Annotated[
     str | None,
-    typer.Option("--backend", help="Lexical backend: embedded or elasticsearch (env NEWSSEARCH_LEXICAL)."),
+    typer.Option(
+        "--backend", help="Lexical backend: embedded or elasticsearch (env NEWSSEARCH_LEXICAL)."
+    ),
 ]
 
 
@@ -77,7 +79,9 @@ def ingest(
     field: Annotated[
         list[str] | None, typer.Option("--field", help="Map a field to a column: title=headline.")
     ] = None,
-    dry_run: Annotated[bool, typer.Option(help="Read and chunk only; embed and write nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Read and chunk only; embed and write nothing.")
+    ] = False,
     errors: Annotated[Path | None, typer.Option(help="Write skipped records here (JSONL).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
@@ -93,7 +97,9 @@ def ingest(
         if dry_run:
             from indexer.dryrun import dry_run as run_dry
 
-            summary: dict[str, Any] = run_dry(paths, field_map=field_map, max_tokens=settings.max_chunk_tokens)
+            summary: dict[str, Any] = run_dry(
+                paths, field_map=field_map, max_tokens=settings.max_chunk_tokens
+            )
             problems = summary.pop("problems")
         else:
             summary, problems = _ingest(settings, paths, field_map)
@@ -119,7 +125,9 @@ def ingest(
             err.print(f"... and {len(problems) - 10} more in {report_path}")
 
 
-def _ingest(settings: Settings, paths: list[Path], field_map: dict[str, str]) -> tuple[dict[str, Any], list[Any]]:
+def _ingest(
+    settings: Settings, paths: list[Path], field_map: dict[str, str]
+) -> tuple[dict[str, Any], list[Any]]:
     from indexer.pipeline import ingest as run
     from indexer.stores import open_stores
 
@@ -136,9 +144,13 @@ def _ingest(settings: Settings, paths: list[Path], field_map: dict[str, str]) ->
             task = progress.add_task("ingesting", total=None)
 
             def on_progress(articles: int, paragraphs: int) -> None:
-                progress.update(task, description=f"{articles} articles read, {paragraphs} paragraphs written")
+                progress.update(
+                    task, description=f"{articles} articles read, {paragraphs} paragraphs written"
+                )
 
-            report = run(stores, [str(p) for p in paths], field_map=field_map, on_progress=on_progress)
+            report = run(
+                stores, [str(p) for p in paths], field_map=field_map, on_progress=on_progress
+            )
     finally:
         stores.close()
     summary = report.as_dict()
@@ -158,29 +170,43 @@ def search(
     source: Annotated[list[str] | None, typer.Option(help="Only these sources.")] = None,
     language: Annotated[list[str] | None, typer.Option(help="Only these languages.")] = None,
     section: Annotated[list[str] | None, typer.Option(help="Only these sections.")] = None,
-    date_from: Annotated[datetime | None, typer.Option(help="Published on/after (UTC if no zone).")] = None,
-    date_to: Annotated[datetime | None, typer.Option(help="Published on/before (UTC if no zone).")] = None,
+    date_from: Annotated[
+        datetime | None, typer.Option(help="Published on/after (UTC if no zone).")
+    ] = None,
+    date_to: Annotated[
+        datetime | None, typer.Option(help="Published on/before (UTC if no zone).")
+    ] = None,
     explain: Annotated[bool, typer.Option(help="Show each retriever's rank and score.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the JSON response.")] = False,
 ) -> None:
     """Search the index and print results grouped by article."""
     from pydantic import ValidationError
 
+    from indexer.stores import open_stores
     from search_api.engine import SearchEngine
     from search_api.schemas import SearchRequest
-    from indexer.stores import open_stores
 
     def utc(value: datetime | None) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
     settings = make_settings(index, backend)
     if not (settings.index / "catalog.sqlite").exists():
-        fail(f"no index at {settings.index}; run `newssearch ingest PATH --index {settings.index}` first")
+        fail(
+            f"no index at {settings.index}; "
+            f"run `newssearch ingest PATH --index {settings.index}` first"
+        )
     try:
         req = SearchRequest(
-            q=query, mode=mode, limit=limit, offset=offset, source=source or [],  # type: ignore[arg-type]
-            language=language or [], section=section or [], date_from=utc(date_from),
-            date_to=utc(date_to), explain=explain,
+            q=query,
+            mode=mode,
+            limit=limit,
+            offset=offset,
+            source=source or [],
+            language=language or [],
+            section=section or [],
+            date_from=utc(date_from),
+            date_to=utc(date_to),
+            explain=explain,
         )
     except ValidationError as exc:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
@@ -199,7 +225,9 @@ def search(
     typer.echo(f"{response.total} articles ({response.mode}, {response.took_ms} ms)")
     for i, r in enumerate(response.results, start=response.offset + 1):
         date = r.published_at.date().isoformat() if r.published_at else "undated"
-        typer.echo(f"\n{i}. {r.title}  [{r.source or '?'}, {date}, {r.language or '?'}]  {r.score:.4f}")
+        typer.echo(
+            f"\n{i}. {r.title}  [{r.source or '?'}, {date}, {r.language or '?'}]  {r.score:.4f}"
+        )
         if r.url:
             typer.echo(f"   {r.url}")
         for p in r.passages:
@@ -237,7 +265,7 @@ def demo(
         fail(f"demo sample not found at {SAMPLE_DIR} (run from a source checkout)")
     target = index or Settings().index.parent / "demo"
     settings = make_settings(target, "embedded")
-    summary, problems = _ingest(settings, [SAMPLE_DIR], {})
+    summary, _problems = _ingest(settings, [SAMPLE_DIR], {})
     typer.echo(json.dumps(summary))
     if no_serve:
         return
@@ -302,3 +330,5 @@ def main() -> None:  # pragma: no cover - console entry point
     """Entry point for ``python -m search_api``."""
     app(prog_name="newssearch")
     sys.exit(0)
+from search_api.cli_eval import eval_command  # noqa: E402
+app.command("eval")(eval_command)

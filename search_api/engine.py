@@ -24,7 +24,7 @@ from indexer.models import Filters, Hit
 from indexer.query import ParsedQuery, parse_query
 from indexer.stores import Stores
 from search_api.fusion import convex, rrf
-from search_api.grouping import group_by_article
+from search_api.grouping import ArticleGroup, group_by_article
 from search_api.schemas import ArticleResult, Explanation, Passage, SearchRequest, SearchResponse
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,9 @@ class SearchEngine:
             results=results,
         )
 
-    def retrieve(self, req: SearchRequest, parsed: ParsedQuery, filters: Filters, depth: int) -> Retrieved:
+    def retrieve(
+        self, req: SearchRequest, parsed: ParsedQuery, filters: Filters, depth: int
+    ) -> Retrieved:
         """The lexical and dense candidate lists the mode asks for."""
         degraded: list[str] = []
         lexical: list[Hit] = []
@@ -140,7 +142,11 @@ class SearchEngine:
         return rrf([got.lexical, got.dense], k=req.rrf_k or self.settings.rrf_k)
 
     def _shape(
-        self, req: SearchRequest, parsed: ParsedQuery, page: list, got: Retrieved  # type: ignore[type-arg]
+        self,
+        req: SearchRequest,
+        parsed: ParsedQuery,
+        page: list[ArticleGroup],
+        got: Retrieved,
     ) -> list[ArticleResult]:
         stores = self.stores
         shown = [h for g in page for h in g.hits[: req.passages]]

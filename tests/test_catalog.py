@@ -12,8 +12,20 @@ from indexer.models import Article, Filters, Paragraph
 def article(aid: str, body: str, **kw: object) -> tuple[Article, list[Paragraph]]:
     a = Article(article_id=aid, title=f"T {aid}", body=body, **kw)  # type: ignore[arg-type]
     paras = [
-        Paragraph(Paragraph.make_id(aid, i), aid, i, t, 0, len(t), a.title, a.source, a.language,
-                  a.section, a.authors, a.published_at)
+        Paragraph(
+            Paragraph.make_id(aid, i),
+            aid,
+            i,
+            t,
+            0,
+            len(t),
+            a.title,
+            a.source,
+            a.language,
+            a.section,
+            a.authors,
+            a.published_at,
+        )
         for i, t in enumerate(body.split("\n\n"))
     ]
     return a, paras
@@ -60,11 +72,13 @@ def test_persists_and_reopens(tmp_path: Path) -> None:
 def test_vec_ids_matching_filters(tmp_path: Path) -> None:
     cat = Catalog(tmp_path / "c.sqlite")
     d = datetime(2022, 2, 10, tzinfo=UTC)
-    cat.stage([
-        article("a", "x", source="s1", language="de", published_at=d, authors=("Ann", "Bo")),
-        article("b", "y", source="s2", language="en", section="Inland"),
-        article("c", "z", source="s1", language="en"),
-    ])
+    cat.stage(
+        [
+            article("a", "x", source="s1", language="de", published_at=d, authors=("Ann", "Bo")),
+            article("b", "y", source="s2", language="en", section="Inland"),
+            article("c", "z", source="s1", language="en"),
+        ]
+    )
     cat.mark_committed(["a", "b"])  # c stays pending: never visible to search
     va, vb = vec_id("a:0"), vec_id("b:0")
     assert set(cat.vec_ids_matching(Filters())) == {va, vb}

@@ -117,7 +117,9 @@ def test_lexical_outage_degrades_to_dense(stores: Stores) -> None:
     stores.lexical = Unreachable(real)  # type: ignore[assignment]
     try:
         for mode in ("hybrid", "bm25"):
-            resp = SearchEngine(stores).search(SearchRequest(q="Putin Tokajew Gespräche", mode=mode))
+            resp = SearchEngine(stores).search(
+                SearchRequest(q="Putin Tokajew Gespräche", mode=mode)
+            )
             assert resp.degraded == ["lexical"]
             assert resp.results[0].title == SEED_TITLE
     finally:
@@ -132,7 +134,9 @@ def small_corpus(tmp_path: Path) -> Path:
     root = tmp_path / "in"
     root.mkdir()
     (root / SEED.name).write_bytes(SEED.read_bytes())
-    recs = jsonl_head(SHARED_DATA / "corpora" / "gnad10k_test.de.jsonl", 4, lambda r: r["label"] == "Inland")
+    recs = jsonl_head(
+        SHARED_DATA / "corpora" / "gnad10k_test.de.jsonl", 4, lambda r: r["label"] == "Inland"
+    )
     write_jsonl(root / "gnad.de.jsonl", recs)
     return root
 
@@ -172,8 +176,10 @@ def test_edited_article_replaces_its_paragraphs_in_both_stores(
     hits = stores.lexical.search(_q("Zebrafink"), Filters(), 10)
     assert [h.paragraph_id for h in hits] == [new[0].paragraph_id]
     old_word = old[-1].text.split()[-1].strip(".,")
-    assert all(h.paragraph_id.rsplit(":", 1)[0] != aid or h.paragraph_id == new[0].paragraph_id
-               for h in stores.lexical.search(_q(old_word), Filters(), 50))
+    assert all(
+        h.paragraph_id.rsplit(":", 1)[0] != aid or h.paragraph_id == new[0].paragraph_id
+        for h in stores.lexical.search(_q(old_word), Filters(), 50)
+    )
     assert check(stores).ok
     # delete removes it everywhere
     assert delete(stores, [aid]) == 1

@@ -29,7 +29,9 @@ def test_operators_phrases_and_fields() -> None:
 def test_and_or_not_and_groups() -> None:
     q = parse_query("(budget OR tax) AND NOT Trump")
     assert q.root == Bool(
-        should=(Bool(must=(Bool(should=(Term("budget"), Term("tax"))),), must_not=(Term("Trump"),)),)
+        should=(
+            Bool(must=(Bool(should=(Term("budget"), Term("tax"))),), must_not=(Term("Trump"),)),
+        )
     )
 
 
@@ -81,15 +83,22 @@ def test_syntax_errors_have_messages(text: str, message: str) -> None:
 
 def test_unknown_field_prefix_is_just_words() -> None:
     q = parse_query("colour:red at 10:30")
-    assert q.root == Bool(
-        should=(Term("colour"), Term("red"), Term("at"), Term("10"), Term("30"))
-    )
+    assert q.root == Bool(should=(Term("colour"), Term("red"), Term("at"), Term("10"), Term("30")))
 
 
 @pytest.mark.parametrize(
     ("text", "plain"),
-    [("a b", True), ('"a"', False), ("+a b", False), ("a -b", False), ("title:a", False),
-     ("a OR b", True), ("a AND b", False), ("(a b)", False), ("a source:x", True)],
+    [
+        ("a b", True),
+        ('"a"', False),
+        ("+a b", False),
+        ("a -b", False),
+        ("title:a", False),
+        ("a OR b", True),
+        ("a AND b", False),
+        ("(a b)", False),
+        ("a source:x", True),
+    ],
 )
 def test_plain_versus_constrained(text: str, plain: bool) -> None:
     assert parse_query(text).is_plain is plain

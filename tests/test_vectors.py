@@ -32,7 +32,9 @@ def test_search_ranks_by_cosine(tmp_path: Path, data: tuple[list[int], np.ndarra
     assert [i for i, _ in got] == [i for _, i in exact[:5]]
 
 
-def test_filtered_search_only_returns_allowed(tmp_path: Path, data: tuple[list[int], np.ndarray]) -> None:
+def test_filtered_search_only_returns_allowed(
+    tmp_path: Path, data: tuple[list[int], np.ndarray]
+) -> None:
     ids, vecs = data
     store = VectorStore(tmp_path / "v.faiss", 8)
     store.add(ids, vecs)
@@ -70,7 +72,9 @@ def test_save_is_atomic_and_reloads(tmp_path: Path, data: tuple[list[int], np.nd
     assert VectorStore(path, 8).ids() == set(ids)
 
 
-def test_reload_if_changed_sees_other_writers(tmp_path: Path, data: tuple[list[int], np.ndarray]) -> None:
+def test_reload_if_changed_sees_other_writers(
+    tmp_path: Path, data: tuple[list[int], np.ndarray]
+) -> None:
     ids, vecs = data
     path = tmp_path / "v.faiss"
     reader = VectorStore(path, 8)
@@ -83,7 +87,9 @@ def test_reload_if_changed_sees_other_writers(tmp_path: Path, data: tuple[list[i
     assert not reader.reload_if_changed()
 
 
-def test_dimension_mismatch_is_a_clear_error(tmp_path: Path, data: tuple[list[int], np.ndarray]) -> None:
+def test_dimension_mismatch_is_a_clear_error(
+    tmp_path: Path, data: tuple[list[int], np.ndarray]
+) -> None:
     ids, vecs = data
     store = VectorStore(tmp_path / "v.faiss", 8)
     store.add(ids, vecs)

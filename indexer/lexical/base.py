@@ -57,7 +57,9 @@ class LexicalBackend(Protocol):
     def fetch(self, paragraph_ids: Sequence[str]) -> dict[str, Paragraph]:
         """Stored paragraphs by id; ids not stored are absent from the result."""
 
-    def highlight(self, query: Node, paragraph_ids: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
+    def highlight(
+        self, query: Node, paragraph_ids: Sequence[str]
+    ) -> dict[str, list[tuple[int, int]]]:
         """Character spans of query matches in each paragraph's text."""
 
     def count(self) -> int:

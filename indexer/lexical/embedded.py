@@ -172,7 +172,9 @@ class EmbeddedBackend:
             out[p.paragraph_id] = p
         return out
 
-    def highlight(self, query: Node, paragraph_ids: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
+    def highlight(
+        self, query: Node, paragraph_ids: Sequence[str]
+    ) -> dict[str, list[tuple[int, int]]]:
         """Spans of tokens that match a positive query term, per paragraph."""
         stems = {lang: self._stems(query, lang) for lang in ANALYZER_LANGS}
         out: dict[str, list[tuple[int, int]]] = {}
@@ -213,10 +215,12 @@ class EmbeddedBackend:
             words = [node.text] if isinstance(node, Term) else list(node.words)
             per_field = []
             for lang in ANALYZER_LANGS:
-                toks = [t for w in words for t in self._analyzers[lang].analyze(w)]
+                toks: list[str | tuple[int, str]] = [
+                    t for w in words for t in self._analyzers[lang].analyze(w)
+                ]
                 field = f"{node.field}_{lang}"
                 if len(toks) == 1:
-                    per_field.append(tantivy.Query.term_query(self._schema, field, toks[0]))
+                    per_field.append(tantivy.Query.term_query(self._schema, field, str(toks[0])))
                 elif toks:
                     per_field.append(tantivy.Query.phrase_query(self._schema, field, toks))
             if not per_field:

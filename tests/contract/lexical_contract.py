@@ -53,13 +53,31 @@ def para(
 CORPUS = [
     para("a1:0", "Putin and Tokayev held talks in Moscow about security.", day=10, title="Talks"),
     para("a1:1", "The presidents discussed trade, space and the economy.", day=10, title="Talks"),
-    para("a2:0", "Parliament passed the budget after a long debate.", day=12, source="gazette",
-         section="economy", authors=("Ann Lee",)),
-    para("a3:0", "Die Gespräche zwischen Putin und Tokajew dauerten drei Stunden.", lang="de",
-         source="bbabo", day=11, title="Weltraum, Waffen und Proteste"),
-    para("a4:0", "Переговоры Путина и Токаева длились три часа.", lang="ru", source="gazeta", day=9),
-    para("a5:0", "Talks talks talks: the summit was about talks and more talks.", day=14,
-         authors=("Bo Chen", "Ann Lee")),
+    para(
+        "a2:0",
+        "Parliament passed the budget after a long debate.",
+        day=12,
+        source="gazette",
+        section="economy",
+        authors=("Ann Lee",),
+    ),
+    para(
+        "a3:0",
+        "Die Gespräche zwischen Putin und Tokajew dauerten drei Stunden.",
+        lang="de",
+        source="bbabo",
+        day=11,
+        title="Weltraum, Waffen und Proteste",
+    ),
+    para(
+        "a4:0", "Переговоры Путина и Токаева длились три часа.", lang="ru", source="gazeta", day=9
+    ),
+    para(
+        "a5:0",
+        "Talks talks talks: the summit was about talks and more talks.",
+        day=14,
+        authors=("Bo Chen", "Ann Lee"),
+    ),
     para("a6:0", "A paragraph in Italian: il presidente ha parlato.", lang="it", source="ansa"),
 ]
 

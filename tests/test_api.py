@@ -1,0 +1,90 @@
+"""REST API over a real index: schema, errors as 4xx with messages, health, docs, UI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexer.settings import Settings
+from indexer.stores import Stores
+from search_api.app import create_app
+from tests.conftest import SEED_TITLE
+
+
+@pytest.fixture
+def client(built_index: Settings, stores: Stores) -> Iterator[TestClient]:
+    with TestClient(create_app(built_index, stores), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_search_returns_the_output_schema(client: TestClient) -> None:
+    resp = client.get("/search", params={"q": "Putin Tokajew Gespräche", "limit": 3})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert {"query", "mode", "total", "results"} <= body.keys()
+    assert body["query"] == "Putin Tokajew Gespräche" and body["mode"] == "hybrid"
+    assert len(body["results"]) == 3 and body["total"] >= 3
+    top = body["results"][0]
+    assert top["title"] == SEED_TITLE
+    assert {
+        "article_id",
+        "title",
+        "source",
+        "url",
+        "published_at",
+        "language",
+        "score",
+        "passages",
+    } <= top.keys()
+    assert {"paragraph_id", "text", "score"} <= top["passages"][0].keys()
+
+
+def test_post_search_and_list_filters(client: TestClient) -> None:
+    body = {"q": "die Russland", "mode": "bm25", "source": ["Bbabo NET", "zeit"], "limit": 50}
+    resp = client.post("/search", json=body)
+    assert resp.status_code == 200
+    assert {r["source"] for r in resp.json()["results"]} == {"Bbabo NET", "zeit"}
+    resp = client.get("/search", params=[("q", "die"), ("source", "zeit"), ("mode", "bm25")])
+    assert {r["source"] for r in resp.json()["results"]} == {"zeit"}
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "fragment"),
+    [
+        ({"q": '"unclosed'}, 400, "unterminated quote"),
+        ({"q": "a)"}, 400, "closing parenthesis"),
+        ({"q": "x", "limit": 1000}, 422, "less than or equal to 100"),
+        ({"q": "x", "mode": "magic"}, 422, "bm25"),
+        ({"q": "x" * 1001}, 422, "at most 1000"),
+        ({}, 422, "Field required"),
+        (
+            {"q": "x", "date_from": "2022-02-02T00:00:00Z", "date_to": "2021-01-01T00:00:00Z"},
+            400,
+            "after",
+        ),
+        ({"q": "x", "date_from": "not-a-date"}, 422, "datetime"),
+    ],
+)
+def test_bad_requests_are_4xx_with_a_message(
+    client: TestClient, params: dict[str, object], status: int, fragment: str
+) -> None:
+    resp = client.get("/search", params=params)
+    assert resp.status_code == status
+    assert fragment in resp.text
+    assert "Traceback" not in resp.text
+
+
+def test_health_and_docs(client: TestClient, stores: Stores) -> None:
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["lexical_ok"] is True
+    assert health["paragraphs"] == health["lexical_paragraphs"] == health["vectors"] > 0
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert "/search" in spec["paths"]
+
+
+def test_ui_is_served(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and '<form id="search-form"' in page.text
