@@ -97,7 +97,13 @@ class SentenceTransformerEmbedder:
                 if Path(path).is_dir():
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 import torch
+                import transformers
                 from sentence_transformers import SentenceTransformer
+
+                # Quiet: no weight-loading progress bars, and no "sequence longer than 256"
+                # warning from count_tokens (the chunker measures long texts on purpose).
+                transformers.utils.logging.disable_progress_bar()
+                transformers.utils.logging.set_verbosity_error()
 
                 if self.threads:
                     torch.set_num_threads(self.threads)

@@ -1,0 +1,27 @@
+# NewsSearch API + web UI, for `docker compose up` (see docker-compose.yml and docs/elasticsearch.md).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    NEWSSEARCH_INDEX=/data/index \
+    NEWSSEARCH_EMBEDDING_CACHE=/data/cache/embeddings.sqlite \
+    HF_HUB_OFFLINE=1
+
+# CPU-only PyTorch wheels keep the image ~1.5 GB smaller than the default CUDA build.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY indexer ./indexer
+COPY search_api ./search_api
+RUN pip install --extra-index-url "${TORCH_INDEX_URL}" . \
+    && useradd --create-home --uid 1000 newssearch \
+    && mkdir -p /data \
+    && chown newssearch /data
+
+USER newssearch
+VOLUME ["/data"]
+EXPOSE 8000
+
+CMD ["newssearch", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,530 @@
+"""Elasticsearch lexical backend: the production BM25 store for teams and large corpora.
+
+Layout (same as the embedded backend): one document per paragraph, ``_id`` = ``paragraph_id``.
+The paragraph text goes into ``text_<lang>`` and the article title into ``title_<lang>``, where
+``<lang>`` is :func:`~indexer.lexical.base.analyzer_language` of the paragraph (``de``, ``en``,
+``ru`` with Elasticsearch's ``german``/``english``/``russian`` analyzers, ``std`` with the
+``standard`` analyzer). Text fields store offsets (``index_options: offsets``) for highlighting
+and use an explicit BM25 similarity (k1=1.2, b=0.75). Filter fields are ``keyword``s, the date is
+a ``date``. The mapping is ``dynamic: strict`` and carries a schema version in ``_meta``.
+
+Contracts beyond :class:`~indexer.lexical.base.LexicalBackend`:
+
+- Connection: the client is created on first use; each request times out after
+  ``request_timeout`` seconds. Connection failures, timeouts, 5xx/429 answers after the client's
+  retries and authentication failures raise :class:`~indexer.errors.BackendUnavailable`.
+  Reads retry once, writes ``max_retries`` times (with the transport's backoff); bulk items
+  rejected with 429 are retried by ``elasticsearch.helpers`` with exponential backoff.
+- The index is created with the mapping on the first operation when it is missing; an existing
+  index without NewsSearch's schema marker is refused (``BackendUnavailable``), never written.
+- Writes: ``upsert``/``delete_paragraphs`` go through ``helpers.streaming_bulk`` without a
+  refresh; ``commit`` refreshes the index (visibility; durability is per bulk via the
+  translog). Item failures are sorted: version conflicts (409) are counted and logged (a
+  concurrent writer won; the catalog repairs any drift), every other failure raises
+  :class:`~indexer.errors.IngestError` with a summary after the whole batch was tried.
+- ``delete_articles`` refreshes, collects the paragraph ids of those articles with a scan and
+  deletes them in bulk (``_delete_by_query`` lives in the reindex module, which not every
+  8.x node has, e.g. the project's dev node), so it also removes not-yet-committed paragraphs.
+- Queries are Query DSL built from the :mod:`indexer.query` tree (``multi_match`` per term or
+  phrase over the per-language fields, ``bool``, ``terms``/``range`` filters); user text is only
+  ever a ``query`` string of a ``multi_match``, never ``query_string`` syntax.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from elastic_transport import TransportError
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    AuthorizationException,
+    Elasticsearch,
+    helpers,
+)
+
+from indexer.errors import BackendUnavailable, IngestError
+from indexer.lexical.base import STEMMED_LANGUAGES, analyzer_language
+from indexer.models import Filters, Hit, Paragraph
+from indexer.query import Node, Phrase, Term
+
+log = logging.getLogger(__name__)
+
+ANALYZER_LANGS = (*STEMMED_LANGUAGES, "std")
+#: Elasticsearch analyzer per analyser key (built in with the analysis-common module).
+ANALYZERS = {"de": "german", "en": "english", "ru": "russian", "std": "standard"}
+SCHEMA_VERSION = 1
+SIMILARITY = "newssearch_bm25"
+_KEYWORDS = ("paragraph_id", "article_id", "source", "language", "section", "authors")
+_FILTER_FIELDS = (
+    ("source", "sources"),
+    ("language", "languages"),
+    ("section", "sections"),
+    ("authors", "authors"),
+    ("article_id", "article_ids"),
+)
+#: Private-use characters as highlight tags: they never occur in news text.
+PRE_TAG, POST_TAG = "\ue000", "\ue001"
+BULK_CHUNK = 500
+_RETRY_STATUS = (429, 502, 503, 504)
+
+
+def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+    """Settings and explicit mapping of a NewsSearch paragraph index.
+
+    One shard by default, so BM25 statistics are exact (identical to a single Lucene index) and
+    rankings match the embedded backend; more shards scale writes at the cost of per-shard IDF.
+    """
+    text: dict[str, Any] = {}
+    for lang in ANALYZER_LANGS:
+        for prefix in ("text", "title"):
+            text[f"{prefix}_{lang}"] = {
+                "type": "text",
+                "analyzer": ANALYZERS[lang],
+                "index_options": "offsets",
+                "similarity": SIMILARITY,
+            }
+    return {
+        "settings": {
+            "index": {
+                "number_of_shards": shards,
+                "number_of_replicas": replicas,
+                "similarity": {SIMILARITY: {"type": "BM25", "k1": 1.2, "b": 0.75}},
+            }
+        },
+        "mappings": {
+            "dynamic": "strict",
+            "_meta": {"newssearch_schema": SCHEMA_VERSION},
+            "properties": {
+                **{key: {"type": "keyword"} for key in _KEYWORDS},
+                "published_at": {"type": "date", "format": "strict_date_optional_time"},
+                "position": {"type": "integer"},
+                "start": {"type": "integer"},
+                "end": {"type": "integer"},
+                **text,
+            },
+        },
+    }
+
+
+def _fields(field: str) -> list[str]:
+    return [f"{field}_{lang}" for lang in ANALYZER_LANGS]
+
+
+def build_query(node: Node) -> dict[str, Any]:
+    """Query DSL for a query tree.
+
+    ``Term`` -> ``multi_match`` (best_fields, every token of the word required) over the
+    per-language fields of its field, so each language's analyser handles the word; ``Phrase``
+    -> ``multi_match`` of type ``phrase``; ``Bool`` -> ``bool`` with ``minimum_should_match: 1``
+    when there is no ``must``. A ``Bool`` with no positive clause matches nothing.
+    """
+    if isinstance(node, Term):
+        return {
+            "multi_match": {
+                "query": node.text,
+                "fields": _fields(node.field),
+                "type": "best_fields",
+                "operator": "and",
+            }
+        }
+    if isinstance(node, Phrase):
+        return {
+            "multi_match": {"query": node.text, "fields": _fields(node.field), "type": "phrase"}
+        }
+    if not (node.must or node.should):
+        return {"match_none": {}}
+    clause: dict[str, Any] = {}
+    for occur, parts in (("must", node.must), ("should", node.should), ("must_not", node.must_not)):
+        if parts:
+            clause[occur] = [build_query(p) for p in parts]
+    if not node.must:
+        clause["minimum_should_match"] = 1
+    return {"bool": clause}
+
+
+def positive_leaves(node: Node) -> list[Term | Phrase]:
+    """The terms and phrases of ``node`` outside any ``must_not`` (what highlighting marks)."""
+    if isinstance(node, Term | Phrase):
+        return [node]
+    return [leaf for part in (*node.must, *node.should) for leaf in positive_leaves(part)]
+
+
+def build_filters(filters: Filters) -> list[dict[str, Any]]:
+    """``bool.filter`` clauses (no effect on scores) for ``filters``."""
+    out: list[dict[str, Any]] = []
+    for field, attr in _FILTER_FIELDS:
+        values: tuple[str, ...] = getattr(filters, attr)
+        if values:
+            out.append({"terms": {field: list(values)}})
+    if filters.date_from or filters.date_to:
+        bounds: dict[str, str] = {}
+        if filters.date_from:
+            bounds["gte"] = filters.date_from.astimezone(UTC).isoformat()
+        if filters.date_to:
+            bounds["lte"] = filters.date_to.astimezone(UTC).isoformat()
+        out.append({"range": {"published_at": bounds}})
+    return out
+
+
+def build_search(query: Node, filters: Filters, limit: int) -> dict[str, Any]:
+    """The complete ``_search`` body: query, filters, sort by score then ``paragraph_id``."""
+    return {
+        "query": {"bool": {"must": [build_query(query)], "filter": build_filters(filters)}},
+        "size": limit,
+        "sort": [{"_score": {"order": "desc"}}, {"paragraph_id": {"order": "asc"}}],
+        "track_scores": True,
+        "track_total_hits": False,
+        "_source": False,
+    }
+
+
+def spans_from_tagged(tagged: str) -> list[tuple[int, int]]:
+    """``(start, end)`` spans in the untagged text of a ``PRE_TAG``/``POST_TAG`` marked string."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    start: int | None = None
+    for char in tagged:
+        if char == PRE_TAG:
+            start = pos
+        elif char == POST_TAG:
+            if start is not None and pos > start:
+                spans.append((start, pos))
+            start = None
+        else:
+            pos += 1
+    return spans
+
+
+def to_document(p: Paragraph) -> dict[str, Any]:
+    """The ``_source`` of a paragraph (text and title under their analyser's fields)."""
+    lang = analyzer_language(p.language)
+    return {
+        "paragraph_id": p.paragraph_id,
+        "article_id": p.article_id,
+        "position": p.position,
+        "start": p.start,
+        "end": p.end,
+        "source": p.source,
+        "language": p.language,
+        "section": p.section,
+        "authors": list(p.authors),
+        "published_at": p.published_at.astimezone(UTC).isoformat() if p.published_at else None,
+        f"text_{lang}": p.text,
+        f"title_{lang}": p.title,
+    }
+
+
+def from_document(src: Mapping[str, Any]) -> Paragraph:
+    """Inverse of :func:`to_document`."""
+    lang = next((x for x in ANALYZER_LANGS if f"text_{x}" in src), "std")
+    published = src.get("published_at")
+    return Paragraph(
+        paragraph_id=src["paragraph_id"],
+        article_id=src["article_id"],
+        position=int(src["position"]),
+        text=src.get(f"text_{lang}") or "",
+        start=int(src["start"]),
+        end=int(src["end"]),
+        title=src.get(f"title_{lang}") or "",
+        source=src.get("source"),
+        language=src.get("language"),
+        section=src.get("section"),
+        authors=tuple(src.get("authors") or ()),
+        published_at=datetime.fromisoformat(published) if published else None,
+    )
+
+
+class ElasticsearchBackend:
+    """:class:`~indexer.lexical.base.LexicalBackend` on one Elasticsearch index.
+
+    ``hosts`` are node URLs of one cluster, ``index`` the full index name (the caller adds any
+    prefix). Authentication: ``api_key`` or ``basic_auth``; TLS: ``verify_certs``/``ca_certs``.
+    Nothing connects until the first operation.
+    """
+
+    name = "elasticsearch"
+
+    def __init__(
+        self,
+        hosts: list[str],
+        index: str,
+        *,
+        api_key: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        verify_certs: bool = True,
+        ca_certs: str | None = None,
+        request_timeout: float = 10.0,
+        max_retries: int = 3,
+        shards: int = 1,
+        replicas: int = 0,
+    ) -> None:
+        if not hosts:
+            raise ValueError("at least one Elasticsearch host is required")
+        self.hosts = list(hosts)
+        self.index = index
+        self._api_key = api_key
+        self._basic_auth = basic_auth
+        self._verify_certs = verify_certs
+        self._ca_certs = ca_certs
+        self._timeout = request_timeout
+        self._max_retries = max_retries
+        self._shards = shards
+        self._replicas = replicas
+        self._client: Elasticsearch | None = None
+        self._ready = False
+        self._lock = threading.Lock()
+
+    # -- connection -----------------------------------------------------------------------------
+    def _es(self) -> Elasticsearch:
+        """The client, created on first use, with the index created when missing."""
+        with self._lock:
+            if self._client is None:
+                kwargs: dict[str, Any] = {
+                    "request_timeout": self._timeout,
+                    "max_retries": self._max_retries,
+                    "retry_on_timeout": True,
+                    "retry_on_status": _RETRY_STATUS,
+                    "verify_certs": self._verify_certs,
+                }
+                if self._api_key:
+                    kwargs["api_key"] = self._api_key
+                if self._basic_auth:
+                    kwargs["basic_auth"] = self._basic_auth
+                if self._ca_certs:
+                    kwargs["ca_certs"] = self._ca_certs
+                self._client = Elasticsearch(self.hosts, **kwargs)
+            client = self._client
+            if not self._ready:
+                with self._guard("prepare the index"):
+                    self._ensure_index(client)
+                self._ready = True
+            return client
+
+    def _reader(self) -> Elasticsearch:
+        """The client for reads: one retry only, so a dead node fails fast."""
+        return self._es().options(max_retries=1)
+
+    def _ensure_index(self, client: Elasticsearch) -> None:
+        if not client.indices.exists(index=self.index):
+            try:
+                client.indices.create(index=self.index, **index_body(self._shards, self._replicas))
+                log.info("created Elasticsearch index %s", self.index)
+                return
+            except ApiError as err:
+                if err.error != "resource_already_exists_exception":
+                    raise
+        mapping = client.indices.get_mapping(index=self.index)
+        for name, body in mapping.body.items():
+            meta = body.get("mappings", {}).get("_meta", {})
+            if meta.get("newssearch_schema") != SCHEMA_VERSION:
+                raise BackendUnavailable(
+                    f"Elasticsearch index {name!r} exists but was not created by NewsSearch "
+                    f"(schema {meta.get('newssearch_schema')!r}, expected {SCHEMA_VERSION}); "
+                    "delete it or choose another index prefix"
+                )
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn connection-level failures into ``BackendUnavailable`` with a clear message."""
+        where = ", ".join(self.hosts)
+        try:
+            yield
+        except (AuthenticationException, AuthorizationException) as err:
+            raise BackendUnavailable(
+                f"Elasticsearch at {where} refused the credentials while trying to {action}: "
+                f"{err.message}"
+            ) from err
+        except ApiError as err:
+            if err.status_code in _RETRY_STATUS:
+                raise BackendUnavailable(
+                    f"Elasticsearch at {where} is unavailable (HTTP {err.status_code}) while "
+                    f"trying to {action}: {err.message}"
+                ) from err
+            raise
+        except TransportError as err:
+            raise BackendUnavailable(
+                f"cannot reach Elasticsearch at {where} to {action}: {err.message}"
+            ) from err
+
+    # -- writes ---------------------------------------------------------------------------------
+    def upsert(self, paragraphs: Sequence[Paragraph]) -> None:
+        """Index (insert or replace) paragraphs by id; visible after :meth:`commit`."""
+        self._bulk(
+            (
+                {
+                    "_op_type": "index",
+                    "_index": self.index,
+                    "_id": p.paragraph_id,
+                    "_source": to_document(p),
+                }
+                for p in paragraphs
+            ),
+            "index paragraphs",
+        )
+
+    def delete_paragraphs(self, paragraph_ids: Iterable[str]) -> None:
+        """Delete paragraphs by id; unknown ids are ignored. Visible after :meth:`commit`."""
+        self._bulk(
+            ({"_op_type": "delete", "_index": self.index, "_id": pid} for pid in paragraph_ids),
+            "delete paragraphs",
+        )
+
+    def delete_articles(self, article_ids: Iterable[str]) -> None:
+        """Delete every paragraph of ``article_ids`` (see the module docstring for how)."""
+        wanted = sorted(set(article_ids))
+        if not wanted:
+            return
+        es = self._es()
+        with self._guard("delete articles"):
+            es.indices.refresh(index=self.index)
+            ids: list[str] = []
+            for start in range(0, len(wanted), 1000):
+                query = {"terms": {"article_id": wanted[start : start + 1000]}}
+                ids.extend(
+                    hit["_id"]
+                    for hit in helpers.scan(
+                        es, index=self.index, query={"query": query}, _source=False, size=1000
+                    )
+                )
+        self.delete_paragraphs(ids)
+
+    def _bulk(self, actions: Iterable[dict[str, Any]], action: str) -> None:
+        es = self._es().options(request_timeout=max(self._timeout, 60.0))
+        conflicts: list[str] = []
+        failures: list[str] = []
+        total = 0
+        with self._guard(action):
+            for ok, item in helpers.streaming_bulk(
+                es,
+                actions,
+                chunk_size=BULK_CHUNK,
+                raise_on_error=False,
+                raise_on_exception=True,
+                max_retries=self._max_retries,
+                initial_backoff=1,
+                max_backoff=30,
+            ):
+                total += 1
+                if ok:
+                    continue
+                op, result = next(iter(item.items()))
+                status = result.get("status")
+                if op == "delete" and status == 404:
+                    continue  # deleting an unknown id is a no-op by contract
+                if status == 409:
+                    conflicts.append(str(result.get("_id")))
+                else:
+                    error = result.get("error")
+                    reason = error.get("reason", error) if isinstance(error, dict) else error
+                    failures.append(f"{result.get('_id')}: HTTP {status}: {reason}")
+        if conflicts:
+            log.warning(
+                "%s: %d version conflicts in %s (first: %s)",
+                self.index,
+                len(conflicts),
+                action,
+                ", ".join(conflicts[:5]),
+            )
+        if failures:
+            raise IngestError(
+                f"Elasticsearch rejected {len(failures)} of {total} operations to {action} in "
+                f"index {self.index!r}; first errors: " + "; ".join(failures[:5])
+            )
+
+    def commit(self) -> None:
+        """Refresh the index: every previous write becomes visible to searches and counts."""
+        es = self._es()
+        with self._guard("refresh the index"):
+            es.options(request_timeout=max(self._timeout, 60.0)).indices.refresh(index=self.index)
+
+    def refresh(self) -> None:
+        """Nothing to reload: Elasticsearch readers always see the latest refresh."""
+
+    # -- reads ----------------------------------------------------------------------------------
+    def search(self, query: Node, filters: Filters, limit: int) -> list[Hit]:
+        """BM25 top-``limit`` hits, best first (ties by ``paragraph_id``)."""
+        if limit <= 0:
+            return []
+        es = self._reader()
+        with self._guard("search"):
+            resp = es.search(index=self.index, **build_search(query, filters, limit))
+        hits = [Hit(str(h["_id"]), float(h["_score"])) for h in resp["hits"]["hits"]]
+        hits.sort(key=lambda h: (-h.score, h.paragraph_id))
+        return hits
+
+    def fetch(self, paragraph_ids: Sequence[str]) -> dict[str, Paragraph]:
+        """Stored paragraphs by id (real-time: also not-yet-committed writes)."""
+        if not paragraph_ids:
+            return {}
+        es = self._reader()
+        with self._guard("fetch paragraphs"):
+            resp = es.mget(index=self.index, ids=list(dict.fromkeys(paragraph_ids)))
+        return {
+            str(doc["_id"]): from_document(doc["_source"])
+            for doc in resp["docs"]
+            if doc.get("found")
+        }
+
+    def highlight(
+        self, query: Node, paragraph_ids: Sequence[str]
+    ) -> dict[str, list[tuple[int, int]]]:
+        """Spans of the positive query terms/phrases in each paragraph's text.
+
+        Uses Elasticsearch's unified highlighter over the stored offsets with
+        ``number_of_fragments: 0`` (the whole text) and private-use tags, then converts the
+        tagged text into character spans.
+        """
+        out: dict[str, list[tuple[int, int]]] = {pid: [] for pid in paragraph_ids}
+        leaves = positive_leaves(query)
+        if not paragraph_ids or not leaves:
+            return out
+        positive = {
+            "bool": {"should": [build_query(leaf) for leaf in leaves], "minimum_should_match": 1}
+        }
+        field_opts = {"number_of_fragments": 0, "type": "unified"}
+        body: dict[str, Any] = {
+            "query": {"bool": {"must": [positive], "filter": [{"ids": {"values": list(out)}}]}},
+            "size": len(out),
+            "_source": False,
+            "highlight": {
+                "pre_tags": [PRE_TAG],
+                "post_tags": [POST_TAG],
+                "require_field_match": True,
+                "fields": {f: field_opts for f in _fields("text")},
+            },
+        }
+        es = self._reader()
+        with self._guard("highlight"):
+            resp = es.search(index=self.index, **body)
+        for hit in resp["hits"]["hits"]:
+            for fragments in hit.get("highlight", {}).values():
+                out[str(hit["_id"])] = spans_from_tagged(fragments[0])
+        return out
+
+    def count(self) -> int:
+        """Number of paragraphs visible to searches (i.e. as of the last refresh)."""
+        es = self._reader()
+        with self._guard("count paragraphs"):
+            return int(es.count(index=self.index)["count"])
+
+    def paragraph_ids(self) -> Iterator[str]:
+        """Every paragraph id visible to searches (scroll via ``helpers.scan``)."""
+        es = self._es()
+        with self._guard("list paragraph ids"):
+            for hit in helpers.scan(
+                es, index=self.index, query={"query": {"match_all": {}}}, _source=False, size=2000
+            ):
+                yield str(hit["_id"])
+
+    def close(self) -> None:
+        """Close the HTTP connections. Idempotent; a later call reconnects lazily."""
+        with self._lock:
+            client, self._client, self._ready = self._client, None, False
+        if client is not None:
+            client.close()

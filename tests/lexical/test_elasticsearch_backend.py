@@ -1,0 +1,260 @@
+"""The Elasticsearch backend against a real node: the shared lexical contract plus ES specifics.
+
+The node comes from ``tests.plugins.es_node`` (``ES_URL`` or ``scripts/es-node``).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from indexer.errors import BackendUnavailable, IngestError
+from indexer.lexical.elasticsearch import (
+    POST_TAG,
+    PRE_TAG,
+    ElasticsearchBackend,
+    build_search,
+    spans_from_tagged,
+)
+from indexer.models import Filters
+from indexer.query import Bool, Phrase, Term, parse_query
+from tests.contract.lexical_contract import CORPUS, Factory, LexicalBackendContract, para
+
+pytestmark = pytest.mark.elasticsearch
+
+
+@pytest.fixture
+def make_backend(es_url: str, es_index_name: str) -> Iterator[Factory]:
+    """Fresh backends on one per-test index: each call is a new client on the same index."""
+    opened: list[ElasticsearchBackend] = []
+
+    def factory() -> ElasticsearchBackend:
+        backend = ElasticsearchBackend([es_url], es_index_name)
+        opened.append(backend)
+        return backend
+
+    yield factory
+    for backend in opened:
+        backend.close()
+
+
+class TestElasticsearchContract(LexicalBackendContract):
+    """Every contract test, on a real Elasticsearch index."""
+
+
+@pytest.fixture
+def loaded(make_backend: Factory) -> ElasticsearchBackend:
+    backend = make_backend()
+    assert isinstance(backend, ElasticsearchBackend)
+    backend.upsert(CORPUS)
+    backend.commit()
+    return backend
+
+
+def test_mapping_is_explicit_with_per_language_analyzers(
+    loaded: ElasticsearchBackend, es_client: Elasticsearch, es_index_name: str
+) -> None:
+    mapping = es_client.indices.get_mapping(index=es_index_name)[es_index_name]["mappings"]
+    assert mapping["dynamic"] == "strict"
+    props = mapping["properties"]
+    expected = {"de": "german", "en": "english", "ru": "russian", "std": "standard"}
+    for lang, analyzer in expected.items():
+        for prefix in ("text", "title"):
+            field = props[f"{prefix}_{lang}"]
+            assert field["type"] == "text"
+            assert field["analyzer"] == analyzer
+            assert field["index_options"] == "offsets"
+            assert field["similarity"] == "newssearch_bm25"
+    for key in ("paragraph_id", "article_id", "source", "language", "section", "authors"):
+        assert props[key]["type"] == "keyword"
+    assert props["published_at"]["type"] == "date"
+    assert {props[k]["type"] for k in ("position", "start", "end")} == {"integer"}
+    settings = es_client.indices.get_settings(index=es_index_name)[es_index_name]["settings"]
+    bm25 = settings["index"]["similarity"]["newssearch_bm25"]
+    assert (bm25["type"], float(bm25["k1"]), float(bm25["b"])) == ("BM25", 1.2, 0.75)
+
+
+def test_analysis_common_language_analyzers_are_real(
+    loaded: ElasticsearchBackend, es_client: Elasticsearch, es_index_name: str
+) -> None:
+    def tokens(field: str, text: str) -> list[str]:
+        resp = es_client.indices.analyze(index=es_index_name, field=field, text=text)
+        return [t["token"] for t in resp["tokens"]]
+
+    assert tokens("text_de", "Die Gespräche") == ["gesprach"]  # stop word, umlaut, plural
+    assert tokens("text_en", "The running dogs") == ["run", "dog"]
+    assert tokens("text_ru", "Переговоры президентов") == ["переговор", "президент"]
+    assert tokens("text_std", "Die Gespräche") == ["die", "gespräche"]
+
+
+def test_paragraph_lands_in_its_language_field(
+    loaded: ElasticsearchBackend, es_client: Elasticsearch, es_index_name: str
+) -> None:
+    src = es_client.get(index=es_index_name, id="a3:0")["_source"]
+    assert src["text_de"] == CORPUS[3].text and "text_en" not in src
+    src = es_client.get(index=es_index_name, id="a6:0")["_source"]
+    assert src["text_std"] == CORPUS[6].text  # Italian: standard analyser
+
+
+def test_bulk_failures_raise_with_summary_and_keep_good_rows(loaded: ElasticsearchBackend) -> None:
+    bad = replace(para("b1:0", "An integer field cannot hold this position."), position=2**40)
+    good = para("b2:0", "A perfectly fine paragraph about tariffs.")
+    with pytest.raises(IngestError) as info:
+        loaded.upsert([bad, good])
+    message = str(info.value)
+    assert "1 of 2 operations" in message and "b1:0" in message and "HTTP 400" in message
+    loaded.commit()
+    assert set(loaded.fetch(["b1:0", "b2:0"])) == {"b2:0"}
+
+
+def test_version_conflicts_are_sorted_out_not_raised(
+    loaded: ElasticsearchBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A "create" of an existing id is the one conflict a plain upsert flow can meet.
+    action: dict[str, Any] = {
+        "_op_type": "create",
+        "_index": loaded.index,
+        "_id": "a1:0",
+        "_source": {"paragraph_id": "a1:0", "article_id": "a1", "position": 0},
+    }
+    with caplog.at_level(logging.WARNING, logger="indexer.lexical.elasticsearch"):
+        loaded._bulk([action], "create paragraphs")
+    assert "1 version conflicts" in caplog.text
+    assert loaded.fetch(["a1:0"])["a1:0"] == CORPUS[0]
+
+
+def test_deleting_unknown_paragraphs_is_not_an_error(loaded: ElasticsearchBackend) -> None:
+    loaded.delete_paragraphs(["nope:1", "nope:2"])
+    loaded.delete_articles(["nope"])
+    loaded.commit()
+    assert loaded.count() == len(CORPUS)
+
+
+def test_delete_articles_also_removes_uncommitted_paragraphs(
+    make_backend: Factory,
+) -> None:
+    backend = make_backend()
+    backend.upsert([para("c1:0", "fresh text"), para("c1:1", "more fresh text")])
+    backend.delete_articles(["c1"])
+    backend.commit()
+    assert backend.count() == 0
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_node_raises_backend_unavailable_quickly() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    backend = ElasticsearchBackend([url], "newssearch-nowhere")
+    root = parse_query("talks").root
+    assert root is not None
+    calls: list[Callable[[], object]] = [
+        lambda: backend.search(root, Filters(), 5),
+        lambda: backend.upsert([CORPUS[0]]),
+        backend.count,
+        backend.commit,
+        lambda: backend.fetch(["a1:0"]),
+    ]
+    for call in calls:
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailable, match=r"cannot reach Elasticsearch at http://127"):
+            call()
+        assert time.monotonic() - started < 5
+    backend.close()
+
+
+def test_client_and_index_are_created_lazily(
+    es_client: Elasticsearch, es_index_name: str, es_url: str
+) -> None:
+    backend = ElasticsearchBackend([es_url], es_index_name)
+    assert not es_client.indices.exists(index=es_index_name)
+    assert backend.count() == 0
+    assert es_client.indices.exists(index=es_index_name)
+    backend.close()
+    backend.close()  # idempotent
+
+
+def test_foreign_index_is_refused(
+    es_client: Elasticsearch, es_index_name: str, es_url: str
+) -> None:
+    es_client.indices.create(index=es_index_name, mappings={"properties": {"x": {"type": "text"}}})
+    backend = ElasticsearchBackend([es_url], es_index_name)
+    with pytest.raises(BackendUnavailable, match="not created by NewsSearch"):
+        backend.upsert([CORPUS[0]])
+    backend.close()
+
+
+NASTY = [
+    'title:"a: b" {x} (y OR "z:w") -q',
+    "a+b && c || d ~ * ? ^ [ ] / \\\\ !",
+    '{"query": {"query_string": {}}} "a:b"',
+    "x OR (query_string AND *:*)",
+]
+
+
+def _keys(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {k for v in node.values() for k in _keys(v)}
+    if isinstance(node, list):
+        return {k for v in node for k in _keys(v)}
+    return set()
+
+
+def test_query_dsl_never_uses_query_string(loaded: ElasticsearchBackend) -> None:
+    trees: list[Any] = [
+        Term('*:{"x"}'),
+        Phrase(("a:b", "{c}", "d~2")),
+        Bool(must=(Term("x:y"),), should=(Phrase(('"q"', "r")),), must_not=(Term("AND"),)),
+    ]
+    for text in NASTY:
+        root = parse_query(text).root
+        assert root is not None
+        trees.append(root)
+    for tree in trees:
+        body = build_search(tree, Filters(sources=("a:b",)), 10)
+        keys = _keys(body)
+        assert "query_string" not in keys and "simple_query_string" not in keys
+        _assert_only_multi_match_leaves(body["query"])
+        loaded.search(tree, Filters(), 10)  # the node accepts it: no 400 from user text
+
+
+def _assert_only_multi_match_leaves(node: Any) -> None:
+    """Every leaf is multi_match / terms / range / match_none / ids: nothing parses syntax."""
+    assert isinstance(node, dict) and len(node) == 1
+    kind, body = next(iter(node.items()))
+    if kind == "bool":
+        for occur in ("must", "should", "must_not", "filter"):
+            for child in body.get(occur, []):
+                _assert_only_multi_match_leaves(child)
+        return
+    assert kind in {"multi_match", "terms", "range", "match_none", "ids"}
+    if kind == "multi_match":
+        assert body["type"] in {"best_fields", "phrase"}
+        assert all(f.split("_")[0] in {"text", "title"} for f in body["fields"])
+
+
+def test_highlight_marks_positive_terms_and_phrases_only(loaded: ElasticsearchBackend) -> None:
+    root = parse_query('"Putin and Tokayev" security -Moscow').root
+    assert root is not None
+    spans = loaded.highlight(root, ["a1:0", "a2:0", "missing:0"])
+    text = CORPUS[0].text
+    marked = [text[s:e] for s, e in spans["a1:0"]]
+    assert "security" in marked and "Moscow" not in marked
+    assert "".join(marked).startswith("Putin") and "Tokayev" in " ".join(marked)
+    assert spans["a2:0"] == [] and spans["missing:0"] == []
+
+
+def test_spans_from_tagged_text() -> None:
+    tagged = f"{PRE_TAG}Die{POST_TAG} Gespräche über {PRE_TAG}Putin{POST_TAG}."
+    assert spans_from_tagged(tagged) == [(0, 3), (19, 24)]
+    assert spans_from_tagged("no tags") == []
