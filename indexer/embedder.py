@@ -102,8 +102,8 @@ class SentenceTransformerEmbedder:
 
                 # Quiet: no weight-loading progress bars, and no "sequence longer than 256"
                 # warning from count_tokens (the chunker measures long texts on purpose).
-                transformers.utils.logging.disable_progress_bar()
-                transformers.utils.logging.set_verbosity_error()
+                transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
                 if self.threads:
                     torch.set_num_threads(self.threads)

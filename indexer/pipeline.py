@@ -95,8 +95,8 @@ def ingest(
     paths: Sequence[str | Path],
     *,
     field_map: Mapping[str, str] | None = None,
-    batch_articles: int = 64,
-    commit_every: int = 4096,
+    batch_articles: int | None = None,
+    commit_every: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     on_problem: Callable[[RecordProblem], None] | None = None,
 ) -> IngestReport:
@@ -104,11 +104,36 @@ def ingest(
 
     ``on_progress(articles, paragraphs)`` is called after each written batch. Raises
     :class:`IngestError` when a store fails after its retries; what was committed before stays.
+    Skipped records are in ``report.problems`` (and passed to ``on_problem`` as they occur).
     """
+    stats = ReadStats()
+    articles = read_paths(paths, field_map=field_map, stats=stats, on_problem=on_problem)
+    report = ingest_articles(
+        stores,
+        articles,
+        batch_articles=batch_articles,
+        commit_every=commit_every,
+        on_progress=on_progress,
+    )
+    report.files, report.records = stats.files, stats.records
+    report.skipped, report.problems = stats.skipped, list(stats.problems)
+    return report
+
+
+def ingest_articles(
+    stores: Stores,
+    articles: Iterable[Article],
+    *,
+    batch_articles: int | None = None,
+    commit_every: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> IngestReport:
+    """Ingest ``articles`` (already read) into ``stores`` with the commit protocol above."""
+    batch_articles = batch_articles or stores.settings.ingest_batch
+    commit_every = commit_every or stores.settings.commit_every
     started = time.monotonic()
     report = IngestReport()
     report.repaired = repair(stores)
-    stats = ReadStats()
     computed_before = stores.embedder.computed
     count_tokens = stores.embedder.count_tokens
     max_tokens = stores.settings.max_chunk_tokens
@@ -119,10 +144,7 @@ def ingest(
 
     def produce() -> None:
         try:
-            for group in _batches(
-                read_paths(paths, field_map=field_map, stats=stats, on_problem=on_problem),
-                batch_articles,
-            ):
+            for group in _batches(articles, batch_articles):
                 known = stores.catalog.committed_hashes([a.article_id for a in group])
                 fresh = [a for a in group if known.get(a.article_id) != a.content_hash()]
                 report.unchanged += len(group) - len(fresh)
@@ -176,8 +198,6 @@ def ingest(
     finally:
         for t in threads:
             t.join(timeout=1)
-    report.files, report.records = stats.files, stats.records
-    report.skipped, report.problems = stats.skipped, list(stats.problems)
     report.embedded = stores.embedder.computed - computed_before
     report.seconds = time.monotonic() - started
     return report

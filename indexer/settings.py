@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     torch_threads: int | None = Field(None, ge=1)
     embedding_cache: Path | None = Field(default_factory=_default_cache)
     max_chunk_tokens: int = Field(200, ge=16)
+    ingest_batch: int = Field(64, ge=1, le=10_000, description="Articles per write batch.")
+    commit_every: int = Field(
+        4096, ge=1, description="Paragraphs between commits (FAISS save, lexical commit)."
+    )
 
     es_url: str = Field(
         "http://127.0.0.1:9200",

@@ -7,6 +7,7 @@ message (details go to the log, never to the client).
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 import time
@@ -16,15 +17,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 
-from indexer.errors import BackendUnavailable, QuerySyntaxError
+from indexer.errors import BackendUnavailable, IngestError, QuerySyntaxError
+from indexer.models import Article, stable_article_id
 from indexer.settings import Settings
 from indexer.stores import Stores, open_stores
 from search_api.engine import SearchEngine
-from search_api.schemas import Fusion, Mode, SearchRequest, SearchResponse
+from search_api.schemas import (
+    ArticleIn,
+    ArticlesIn,
+    Fusion,
+    Mode,
+    SearchRequest,
+    SearchResponse,
+    WriteResult,
+)
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -40,6 +50,8 @@ class Service:
         self.engine = SearchEngine(stores)
         self._checked = 0.0
         self._lock = threading.Lock()
+        #: One write at a time per process (the embedded index has a single writer).
+        self.write_lock = threading.Lock()
 
     def refresh(self) -> None:
         """Pick up new commits (FAISS file, lexical segments) at most every few seconds."""
@@ -62,6 +74,40 @@ def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def require_api_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
+    """Allow a write only with the configured key (constant-time compare).
+
+    No key configured means writes are disabled (403); a missing or wrong key is 401.
+    """
+    expected: str | None = request.app.state.settings.api_key
+    if not expected:
+        raise HTTPException(403, "write endpoints are disabled: set NEWSSEARCH_API_KEY")
+    if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
+        raise HTTPException(401, "missing or wrong X-API-Key header")
+
+
+WriteAuth = Depends(require_api_key)
+
+
+def to_article(item: ArticleIn) -> Article:
+    """The domain article for an API item (id derived when not given)."""
+    date = item.published_at.isoformat() if item.published_at else None
+    if item.published_at is not None and item.published_at.tzinfo is None:
+        raise QuerySyntaxError("published_at needs a timezone (e.g. 2022-02-10T00:00:00Z)")
+    return Article(
+        article_id=item.article_id or stable_article_id(item.url, item.source, item.title, date),
+        title=item.title,
+        body=item.body,
+        source=item.source,
+        url=item.url,
+        published_at=item.published_at,
+        language=item.language,
+        section=item.section,
+        authors=tuple(item.authors),
+        extra=dict(item.extra),
+    )
 
 
 def search_params(
@@ -111,6 +157,8 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = stores is None
         opened = stores or open_stores(settings)
+        # Load the model now, not on the first user's query (it takes seconds).
+        opened.embedder.embed_query("warm-up")
         app.state.service = Service(opened)
         try:
             yield
@@ -124,6 +172,7 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
         description="Hybrid BM25 + dense search over news, grouped by article.",
         lifespan=lifespan,
     )
+    app.state.settings = settings
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"]
@@ -132,6 +181,10 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
     @app.exception_handler(QuerySyntaxError)
     async def _bad_query(_: Request, exc: QuerySyntaxError) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": str(exc)})
+
+    @app.exception_handler(IngestError)
+    async def _ingest_failed(_: Request, exc: IngestError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
 
     @app.exception_handler(BackendUnavailable)
     async def _unavailable(_: Request, exc: BackendUnavailable) -> JSONResponse:
@@ -155,6 +208,32 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
         """Search (JSON body form), for scripts with many filters."""
         service.refresh()
         return service.engine.search(req)
+
+    @app.post("/articles", response_model=WriteResult, dependencies=[WriteAuth])
+    def add_articles(service: ServiceDep, batch: ArticlesIn) -> WriteResult:
+        """Ingest articles (needs ``X-API-Key``). Unchanged articles are skipped."""
+        from indexer.pipeline import ingest_articles
+
+        articles = [to_article(item) for item in batch.articles]
+        with service.write_lock:
+            report = ingest_articles(service.stores, articles)
+        return WriteResult(
+            articles=report.articles,
+            written=report.written,
+            unchanged=report.unchanged,
+            paragraphs=report.paragraphs,
+        )
+
+    @app.delete("/articles/{article_id}", response_model=WriteResult, dependencies=[WriteAuth])
+    def delete_article(service: ServiceDep, article_id: str) -> WriteResult:
+        """Remove an article from every store (needs ``X-API-Key``); 404 if unknown."""
+        from indexer.pipeline import delete
+
+        if not service.stores.catalog.articles([article_id]):
+            raise HTTPException(404, f"no article {article_id!r}")
+        with service.write_lock:
+            n = delete(service.stores, [article_id])
+        return WriteResult(articles=1, deleted_paragraphs=n)
 
     @app.get("/health")
     def health(service: ServiceDep) -> dict[str, Any]:

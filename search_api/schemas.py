@@ -90,3 +90,39 @@ class SearchResponse(BaseModel):
     )
     took_ms: float = 0.0
     results: list[ArticleResult]
+
+
+class ArticleIn(BaseModel):
+    """An article sent to ``POST /articles``. Without ``article_id`` one is derived from the
+    url, else from source + title + date, so resending the same article is idempotent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    article_id: str | None = Field(None, min_length=1, max_length=512)
+    title: str = Field("", max_length=2000)
+    body: str = Field(min_length=1, max_length=5_000_000)
+    source: str | None = Field(None, max_length=500)
+    url: str | None = Field(None, max_length=4000)
+    published_at: datetime | None = Field(None, description="ISO 8601 with a zone.")
+    language: str | None = Field(None, max_length=16)
+    section: str | None = Field(None, max_length=500)
+    authors: list[str] = Field(default_factory=list, max_length=100)
+    extra: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+class ArticlesIn(BaseModel):
+    """A batch of articles to ingest (at most 1,000 per request)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    articles: list[ArticleIn] = Field(min_length=1, max_length=1000)
+
+
+class WriteResult(BaseModel):
+    """What a write request changed."""
+
+    articles: int = 0
+    written: int = 0
+    unchanged: int = 0
+    paragraphs: int = 0
+    deleted_paragraphs: int = 0

@@ -1,0 +1,157 @@
+"""End to end on a real Elasticsearch node: ingest -> hybrid search, parity with the embedded
+backend, and a node that stops and comes back while the API is serving."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from elasticsearch import Elasticsearch
+from fastapi.testclient import TestClient
+
+from indexer.embedder import SentenceTransformerEmbedder
+from indexer.models import Filters
+from indexer.pipeline import check, ingest
+from indexer.query import parse_query
+from indexer.settings import Settings
+from indexer.stores import Stores, open_stores
+from search_api.app import create_app
+from search_api.engine import SearchEngine
+from search_api.schemas import SearchRequest
+from tests.conftest import SEED_TITLE
+from tests.plugins.es_node import ES_NODE, _free_port
+
+pytestmark = pytest.mark.elasticsearch
+
+#: Queries for the parity check: names, topics and phrases from the German test corpus.
+PARITY_QUERIES = [
+    "Putin Tokajew Gespräche",
+    "Flüchtlinge Grenze",
+    "Regierung Koalition",
+    "Wahl Parlament",
+    "Russland Kasachstan Sicherheit",
+    "Bundeskanzler",
+    "Krieg Ukraine",
+    "Steuern Budget",
+    "Integration Sprache",
+    "Polizei Ermittlungen",
+    "Europäische Union",
+    "Präsident Rede",
+]
+#: Mean top-10 overlap (|A ∩ B| / 10) required between the two backends' BM25 rankings. The
+#: backends differ on purpose in one respect: Elasticsearch's german analyzer drops stop words
+#: and normalises umlauts differently from tantivy's Snowball stemmer, so scores differ slightly
+#: and lists are not identical; measured here: ~0.9.
+PARITY_MIN_OVERLAP = 0.75
+
+
+def es_settings(settings_for: Any, index: Path, es_url: str) -> Settings:
+    settings: Settings = settings_for(
+        index, lexical="elasticsearch", es_url=es_url, es_index_prefix=f"t{uuid4().hex[:10]}"
+    )
+    return settings
+
+
+@pytest.fixture(scope="module")
+def es_stores(
+    tmp_path_factory: pytest.TempPathFactory,
+    german_corpus: Path,
+    settings_for: Any,
+    embedder: SentenceTransformerEmbedder,
+    es_url: str,
+    es_client: Elasticsearch,
+) -> Iterator[Stores]:
+    settings = es_settings(settings_for, tmp_path_factory.mktemp("es-index") / "de", es_url)
+    stores = open_stores(settings, embedder)
+    report = ingest(stores, [german_corpus])
+    assert report.skipped == 0
+    yield stores
+    stores.close()
+    es_client.indices.delete(index=settings.es_index, ignore_unavailable=True)
+
+
+def test_seed_first_on_elasticsearch(es_stores: Stores) -> None:
+    for mode in ("hybrid", "bm25"):
+        resp = SearchEngine(es_stores).search(SearchRequest(q="Putin Tokajew Gespräche", mode=mode))
+        assert resp.degraded == []
+        assert resp.results[0].title == SEED_TITLE, mode
+        assert any(p.highlights for p in resp.results[0].passages)
+
+
+def test_stores_agree_on_elasticsearch(es_stores: Stores) -> None:
+    div = check(es_stores)
+    assert div.ok, div.as_dict()
+    assert es_stores.lexical.count() == es_stores.catalog.counts()["paragraphs"]
+
+
+def test_bm25_rankings_agree_with_the_embedded_backend(es_stores: Stores, stores: Stores) -> None:
+    assert es_stores.catalog.counts() == stores.catalog.counts()
+    overlaps = []
+    for q in PARITY_QUERIES:
+        root = parse_query(q).root
+        assert root is not None
+        es_top = [h.paragraph_id for h in es_stores.lexical.search(root, Filters(), 10)]
+        emb_top = [h.paragraph_id for h in stores.lexical.search(root, Filters(), 10)]
+        assert es_top and emb_top, q
+        overlaps.append(len(set(es_top) & set(emb_top)) / max(len(es_top), len(emb_top)))
+        assert es_top[0] in emb_top[:3] or emb_top[0] in es_top[:3], q
+    mean = sum(overlaps) / len(overlaps)
+    assert mean >= PARITY_MIN_OVERLAP, overlaps
+
+
+def test_filters_and_filter_syntax_on_elasticsearch(es_stores: Stores) -> None:
+    engine = SearchEngine(es_stores)
+    for mode in ("bm25", "hybrid"):
+        resp = engine.search(SearchRequest(q="Deutschland Ukraine source:tagesschau", mode=mode))
+        assert resp.results and {r.source for r in resp.results} == {"tagesschau"}
+
+
+def _node(command: str, port: int, data: Path) -> str:
+    proc = subprocess.run(
+        [str(ES_NODE), command, "--port", str(port), "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+
+
+def test_node_outage_degrades_then_recovers(
+    tmp_path: Path, german_corpus: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+) -> None:
+    """A dedicated node: ingest, serve, stop the node (dense-only answers flagged as degraded,
+    no 500, no hang), start it again on the same data (full answers again)."""
+    port, data = _free_port(), tmp_path / "node"
+    url = _node("start", port, data)
+    try:
+        settings = es_settings(settings_for, tmp_path / "idx", url)
+        stores = open_stores(settings, embedder)
+        ingest(stores, [german_corpus / "bbabo-2022-putin-tokajew.de.txt"])
+        params = {"q": "Putin Tokajew Gespräche", "mode": "hybrid"}
+        with TestClient(create_app(settings, stores), raise_server_exceptions=False) as client:
+            full = client.get("/search", params=params).json()
+            assert full["degraded"] == [] and full["results"][0]["title"] == SEED_TITLE
+            _node("stop", port, data)
+            down = client.get("/search", params=params)
+            assert down.status_code == 200
+            assert down.json()["degraded"] == ["lexical"]
+            assert down.json()["results"][0]["title"] == SEED_TITLE
+            bm25 = client.get("/search", params={**params, "mode": "bm25"})
+            assert bm25.status_code == 200 and bm25.json()["degraded"] == ["lexical"]
+            health = client.get("/health").json()
+            assert health["status"] == "degraded" and health["lexical_ok"] is False
+            _node("start", port, data)
+            back = client.get("/search", params=params).json()
+            assert back["degraded"] == [] and back["results"][0]["title"] == SEED_TITLE
+            assert any(p["highlights"] for p in back["results"][0]["passages"])
+        stores.close()
+    finally:
+        subprocess.run(
+            [str(ES_NODE), "stop", "--data", str(data)], check=False, capture_output=True
+        )
