@@ -110,15 +110,19 @@ class Catalog:
                 out.update({r[0]: r[1] for r in rows})
         return out
 
-    def stage(self, items: Sequence[tuple[Article, Sequence[Paragraph]]]) -> dict[str, list[int]]:
-        """Record ``items`` as pending, replacing older versions; one transaction.
+    def stage(
+        self, items: Sequence[tuple[Article, Sequence[Paragraph], str]]
+    ) -> dict[str, list[int]]:
+        """Record ``(article, paragraphs, content_hash)`` items as pending, replacing older
+        versions, in one transaction. ``content_hash`` is what :meth:`committed_hashes` will
+        return for the article (the hash of the record as read, see ``indexer.pipeline``).
 
         Returns, per article id, the ``vec_id`` of paragraphs it had before (to be removed
         from the stores).
         """
         old: dict[str, list[int]] = {}
         with self._lock, self._tx():
-            for article, paragraphs in items:
+            for article, paragraphs, content_hash in items:
                 rows = self._db.execute(
                     "SELECT vec_id FROM paragraphs WHERE article_id = ?", (article.article_id,)
                 )
@@ -130,7 +134,7 @@ class Catalog:
                     "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         article.article_id,
-                        article.content_hash(),
+                        content_hash,
                         "pending",
                         article.title,
                         article.source,

@@ -31,7 +31,10 @@ from indexer.readers import ReadStats, RecordProblem, read_paths
 from indexer.stores import Stores
 from indexer.vectors import Vectors
 
-Batch = list[tuple[Article, list[Paragraph]]]
+#: (article as indexed, its paragraphs, content hash of the article as read). The hash is taken
+#: before language detection fills in a missing language, so re-reading the same record
+#: yields the same hash and is recognised as unchanged.
+Batch = list[tuple[Article, list[Paragraph], str]]
 
 
 @dataclass
@@ -150,7 +153,9 @@ def ingest_articles(
                 report.unchanged += len(group) - len(fresh)
                 report.articles += len(group)
                 if fresh:
-                    to_embed.put([prepare(a, count_tokens, max_tokens) for a in fresh])
+                    to_embed.put(
+                        [(*prepare(a, count_tokens, max_tokens), a.content_hash()) for a in fresh]
+                    )
         except BaseException as exc:  # surfaced in the writer thread
             failure.append(exc)
         finally:
@@ -159,7 +164,7 @@ def ingest_articles(
     def embed() -> None:
         try:
             while (batch := to_embed.get()) is not None:
-                texts = [p.text for _, paras in batch for p in paras]
+                texts = [p.text for _, paras, _ in batch for p in paras]
                 to_write.put((batch, stores.embedder.embed_passages(texts)))
         except BaseException as exc:
             failure.append(exc)
@@ -180,8 +185,8 @@ def ingest_articles(
         while (item := to_write.get()) is not None:
             batch, vectors = item
             _write(stores, batch, vectors)
-            pending.extend(a.article_id for a, _ in batch)
-            n = sum(len(p) for _, p in batch)
+            pending.extend(a.article_id for a, _, _ in batch)
+            n = sum(len(p) for _, p, _ in batch)
             report.written += len(batch)
             report.paragraphs += n
             since_commit += n
@@ -205,9 +210,9 @@ def ingest_articles(
 
 def _write(stores: Stores, batch: Batch, vectors: Vectors) -> None:
     old = stores.catalog.stage(batch)
-    stores.lexical.delete_articles([a.article_id for a, _ in batch])
+    stores.lexical.delete_articles([a.article_id for a, _, _ in batch])
     stores.vectors.remove(v for ids in old.values() for v in ids)
-    paragraphs = [p for _, paras in batch for p in paras]
+    paragraphs = [p for _, paras, _ in batch for p in paras]
     stores.lexical.upsert(paragraphs)
     stores.vectors.add([vec_id(p.paragraph_id) for p in paragraphs], vectors)
 

@@ -64,10 +64,15 @@ class Settings(BaseSettings):
     es_ca_certs: str | None = None
     es_index_prefix: str = "newssearch"
 
-    fusion: Literal["rrf", "convex"] = "rrf"
+    # Fusion defaults chosen on checkthat2021-politifact-1k train, reported on dev
+    # (docs/evaluation.md): convex 0.3 * z(bm25) + 0.7 * z(dense), article score = decayed sum
+    # of its paragraph scores, 1,000 candidates per retriever.
+    fusion: Literal["rrf", "convex"] = "convex"
     rrf_k: int = Field(60, ge=1)
-    alpha: float = Field(0.5, ge=0.0, le=1.0)
-    candidates: int = Field(200, ge=10, le=10_000)
+    alpha: float = Field(0.3, ge=0.0, le=1.0)
+    normalisation: Literal["minmax", "zscore"] = "zscore"
+    aggregate: Literal["max", "top2", "top3", "decay"] = "decay"
+    candidates: int = Field(1000, ge=10, le=10_000)
 
     api_key: str | None = None
     cors_origins: list[str] = Field(default_factory=list)

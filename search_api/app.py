@@ -26,6 +26,8 @@ from indexer.models import Article, stable_article_id
 from indexer.settings import Settings
 from indexer.stores import Stores, open_stores
 from search_api.engine import SearchEngine
+from search_api.fusion import Normalisation
+from search_api.grouping import Aggregation
 from search_api.schemas import (
     ArticleIn,
     ArticlesIn,
@@ -124,6 +126,8 @@ def search_params(
     fusion: Fusion | None = None,
     rrf_k: Annotated[int | None, Query(ge=1, le=10_000)] = None,
     alpha: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    normalisation: Normalisation | None = None,
+    aggregate: Aggregation | None = None,
     candidates: Annotated[int | None, Query(ge=10, le=10_000)] = None,
     passages: Annotated[int, Query(ge=1, le=20)] = 3,
     explain: bool = False,
@@ -143,6 +147,8 @@ def search_params(
         fusion=fusion,
         rrf_k=rrf_k,
         alpha=alpha,
+        normalisation=normalisation,
+        aggregate=aggregate,
         candidates=candidates,
         passages=passages,
         explain=explain,

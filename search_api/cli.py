@@ -9,7 +9,6 @@ an ingest skipped records with ``--strict``, 2 bad usage or a failure with a mes
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -326,9 +325,6 @@ def delete(
     typer.echo(json.dumps({"deleted_paragraphs": n}))
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    """Entry point for ``python -m search_api``."""
-    app(prog_name="newssearch")
-    sys.exit(0)
-from search_api.cli_eval import eval_command  # noqa: E402
+from search_api.cli_eval import eval_command  # noqa: E402  (registered after the others)
+
 app.command("eval")(eval_command)

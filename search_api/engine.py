@@ -81,7 +81,7 @@ class SearchEngine:
         depth = max(req.candidates or self.settings.candidates, 10 * (req.offset + req.limit))
         got = self.retrieve(req, parsed, filters, depth)
         fused = self.fuse(req, got)
-        groups = group_by_article(fused)
+        groups = group_by_article(fused, req.aggregate or self.settings.aggregate)
         page = groups[req.offset : req.offset + req.limit]
         results = self._shape(req, parsed, page, got)
         return SearchResponse(
@@ -138,7 +138,8 @@ class SearchEngine:
         method = req.fusion or self.settings.fusion
         if method == "convex":
             alpha = self.settings.alpha if req.alpha is None else req.alpha
-            return convex(got.lexical, got.dense, alpha=alpha)
+            norm = req.normalisation or self.settings.normalisation
+            return convex(got.lexical, got.dense, alpha=alpha, method=norm)
         return rrf([got.lexical, got.dense], k=req.rrf_k or self.settings.rrf_k)
 
     def _shape(

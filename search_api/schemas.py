@@ -12,6 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from search_api.fusion import Normalisation
+from search_api.grouping import Aggregation
+
 Mode = Literal["bm25", "dense", "hybrid"]
 Fusion = Literal["rrf", "convex"]
 
@@ -34,6 +37,12 @@ class SearchRequest(BaseModel):
     fusion: Fusion | None = None
     rrf_k: int | None = Field(None, ge=1, le=10_000)
     alpha: float | None = Field(None, ge=0.0, le=1.0)
+    normalisation: Normalisation | None = Field(
+        None, description="Score normalisation of convex fusion: minmax or zscore."
+    )
+    aggregate: Aggregation | None = Field(
+        None, description="Article score from paragraph scores: max, top2, top3 or decay."
+    )
     candidates: int | None = Field(None, ge=10, le=10_000)
     passages: int = Field(3, ge=1, le=20, description="Matching paragraphs shown per article.")
     explain: bool = False

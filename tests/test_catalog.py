@@ -9,7 +9,7 @@ from indexer.catalog import Catalog, vec_id
 from indexer.models import Article, Filters, Paragraph
 
 
-def article(aid: str, body: str, **kw: object) -> tuple[Article, list[Paragraph]]:
+def article(aid: str, body: str, **kw: object) -> tuple[Article, list[Paragraph], str]:
     a = Article(article_id=aid, title=f"T {aid}", body=body, **kw)  # type: ignore[arg-type]
     paras = [
         Paragraph(
@@ -28,7 +28,7 @@ def article(aid: str, body: str, **kw: object) -> tuple[Article, list[Paragraph]
         )
         for i, t in enumerate(body.split("\n\n"))
     ]
-    return a, paras
+    return a, paras, a.content_hash()
 
 
 def test_vec_id_is_stable_and_positive() -> None:
@@ -39,14 +39,14 @@ def test_vec_id_is_stable_and_positive() -> None:
 
 def test_stage_commit_replace_delete(tmp_path: Path) -> None:
     cat = Catalog(tmp_path / "c.sqlite")
-    a, paras = article("a", "one\n\ntwo\n\nthree")
-    assert cat.stage([(a, paras)]) == {"a": []}
+    a, paras, _ = article("a", "one\n\ntwo\n\nthree")
+    assert cat.stage([(a, paras, "h1")]) == {"a": []}
     assert cat.pending_articles() == ["a"]
     assert cat.committed_hashes(["a"]) == {}
     cat.mark_committed(["a"])
-    assert cat.committed_hashes(["a"]) == {"a": a.content_hash()}
-    a2, paras2 = article("a", "one\n\nchanged")
-    old = cat.stage([(a2, paras2)])
+    assert cat.committed_hashes(["a"]) == {"a": "h1"}
+    a2, paras2, _ = article("a", "one\n\nchanged")
+    old = cat.stage([(a2, paras2, "h2")])
     assert sorted(old["a"]) == sorted(vec_id(p.paragraph_id) for p in paras)
     assert [p.text for p in cat.paragraphs_of(["a"])] == ["one", "changed"]
     assert cat.counts() == {"articles": 1, "pending": 1, "paragraphs": 2}

@@ -215,3 +215,24 @@ def test_check_finds_and_repair_fixes_divergence(
     assert stores.embedder.computed == before  # rewritten from the embedding cache
     assert check(stores).ok
     stores.close()
+
+
+def test_reingest_is_idempotent_when_language_is_detected(
+    tmp_path: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+) -> None:
+    """Records without a language get one detected; that must not make them look changed."""
+    src = tmp_path / "nolang.jsonl"  # no language field, none in the file name
+    write_jsonl(
+        src,
+        [
+            {"id": "n1", "title": "Wahl", "text": "Die Regierung hat die Wahl in Wien verloren."},
+            {"id": "n2", "title": "Vote", "text": "The government lost the vote in parliament."},
+        ],
+    )
+    stores = open_stores(settings_for(tmp_path / "idx"), embedder)
+    ingest(stores, [src])
+    meta = stores.catalog.articles(["n1", "n2"])
+    assert (meta["n1"]["language"], meta["n2"]["language"]) == ("de", "en")
+    again = ingest(stores, [src])
+    assert (again.unchanged, again.written, again.embedded) == (2, 0, 0)
+    stores.close()

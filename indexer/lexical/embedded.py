@@ -35,6 +35,16 @@ _STEMMERS = {"de": "german", "en": "english", "ru": "russian"}
 _KEYWORDS = ("paragraph_id", "article_id", "source", "language", "section", "authors")
 #: Tokens longer than this are dropped, like Lucene's default max token length guard.
 MAX_TOKEN_CHARS = 40
+#: tantivy stores dates as i64 nanoseconds: it cannot represent dates outside these bounds.
+#: Dates beyond them (a typo'd year 0362 or 2263) are clamped, in documents and in filters
+#: alike, so they stay ordered consistently; the catalog keeps the original value.
+MIN_DATE = datetime(1678, 1, 1, tzinfo=UTC)
+MAX_DATE = datetime(2262, 1, 1, tzinfo=UTC)
+
+
+def clamp_date(value: datetime) -> datetime:
+    """``value`` in UTC, clamped into the range tantivy can store."""
+    return min(max(value.astimezone(UTC), MIN_DATE), MAX_DATE)
 
 
 def _analyzer(lang: str) -> tantivy.TextAnalyzer:
@@ -107,7 +117,7 @@ class EmbeddedBackend:
         doc.add_text(f"text_{lang}", p.text)
         doc.add_text(f"title_{lang}", p.title)
         if p.published_at is not None:
-            doc.add_date("published_at", p.published_at.astimezone(UTC))
+            doc.add_date("published_at", clamp_date(p.published_at))
         doc.add_integer("position", p.position)
         doc.add_integer("start", p.start)
         doc.add_integer("end", p.end)
@@ -260,8 +270,8 @@ class EmbeddedBackend:
                 self._schema,
                 "published_at",
                 tantivy.FieldType.Date,
-                filters.date_from.astimezone(UTC) if filters.date_from else None,
-                filters.date_to.astimezone(UTC) if filters.date_to else None,
+                clamp_date(filters.date_from) if filters.date_from else None,
+                clamp_date(filters.date_to) if filters.date_to else None,
             )
             out.append((tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)))
         return out
