@@ -214,16 +214,11 @@ class _Parser:
     def make_phrase(self, raw: str, fld: str) -> Node | None:
         if len(raw) < 2 or not raw.endswith('"'):
             raise QuerySyntaxError("unterminated quote")
-        toks = words(raw[1:-1])
-        self.positive.extend(toks)
-        self.count()
-        if not toks:
-            return None
-        if len(toks) == 1:
-            return Term(toks[0], fld)
-        return Phrase(tuple(toks), fld)
+        return self.make_terms(raw[1:-1], fld)
 
     def make_terms(self, raw: str, fld: str) -> Node | None:
+        """One word -> Term; several (a quoted phrase, or "U.S.-based" splitting into
+        several words) -> Phrase, so they stay together."""
         toks = words(raw)
         self.positive.extend(toks)
         self.count()
@@ -231,7 +226,6 @@ class _Parser:
             return None
         if len(toks) == 1:
             return Term(toks[0], fld)
-        # "U.S.-based" style tokens that split into several words are kept together.
         return Phrase(tuple(toks), fld)
 
     def count(self) -> None:
