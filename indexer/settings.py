@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     aggregate: Literal["max", "top2", "top3", "decay"] = "decay"
     candidates: int = Field(1000, ge=10, le=10_000)
 
+    serve_threads: int = Field(1, ge=1, description="torch/FAISS threads per query when serving.")
     api_key: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
     max_limit: int = Field(100, ge=1)

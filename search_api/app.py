@@ -69,6 +69,18 @@ class Service:
                 refresh()
 
 
+def configure_serving_threads(n: int) -> None:
+    """One torch and one FAISS thread per query by default: on 2 cores, parallel work inside
+    one small query costs more than it saves and halves throughput under concurrent load
+    (measured, docs/benchmarks.md). Not applied to ingest, which wants every core."""
+    import torch
+
+    from indexer.vectors import configure_threads
+
+    torch.set_num_threads(n)
+    configure_threads(n)
+
+
 def get_service(request: Request) -> Service:
     """The app's :class:`Service` (override in tests with ``app.dependency_overrides``)."""
     service: Service = request.app.state.service
@@ -162,6 +174,8 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = stores is None
+        if own:
+            configure_serving_threads(settings.serve_threads)
         opened = stores or open_stores(settings)
         # Load the model now, not on the first user's query (it takes seconds).
         opened.embedder.embed_query("warm-up")
