@@ -146,10 +146,19 @@ def ingest_articles(
     failure: list[BaseException] = []
 
     def produce() -> None:
+        # Ids already queued in this run: a later record with the same id (syndicated or
+        # re-gathered copies) must be written after the earlier one even if the catalog's
+        # committed hash matches it, because the earlier one may still be queued, unwritten.
+        queued: set[str] = set()
         try:
             for group in _batches(articles, batch_articles):
                 known = stores.catalog.committed_hashes([a.article_id for a in group])
-                fresh = [a for a in group if known.get(a.article_id) != a.content_hash()]
+                fresh = [
+                    a
+                    for a in group
+                    if a.article_id in queued or known.get(a.article_id) != a.content_hash()
+                ]
+                queued.update(a.article_id for a in fresh)
                 report.unchanged += len(group) - len(fresh)
                 report.articles += len(group)
                 if fresh:

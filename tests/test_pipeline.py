@@ -236,3 +236,21 @@ def test_reingest_is_idempotent_when_language_is_detected(
     again = ingest(stores, [src])
     assert (again.unchanged, again.written, again.embedded) == (2, 0, 0)
     stores.close()
+
+
+def test_later_duplicate_wins_across_batches_on_reingest(
+    tmp_path: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+) -> None:
+    """Two versions of one id in one input (re-gathered stories): the last one must end up
+    indexed on every run, even when the catalog already holds that last version."""
+    src = tmp_path / "dups.de.jsonl"
+    old = {"id": "d1", "title": "Wahl", "text": "Alte Fassung der Meldung über die Wahl."}
+    new = {"id": "d1", "title": "Wahl", "text": "Neue Fassung der Meldung über die Wahl."}
+    filler = [{"id": f"f{i}", "title": "F", "text": f"Füllmeldung Nummer {i}."} for i in range(6)]
+    write_jsonl(src, [old, *filler, new])
+    stores = open_stores(settings_for(tmp_path / "idx", ingest_batch=2), embedder)
+    for _ in range(2):
+        ingest(stores, [src])
+        assert [p.text for p in stores.catalog.paragraphs_of(["d1"])] == [new["text"]]
+        assert check(stores).ok
+    stores.close()
