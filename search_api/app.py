@@ -31,6 +31,7 @@ from search_api.grouping import Aggregation
 from search_api.schemas import (
     ArticleIn,
     ArticlesIn,
+    ErrorDetail,
     Fusion,
     Mode,
     SearchRequest,
@@ -40,6 +41,17 @@ from search_api.schemas import (
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+#: Error statuses each route can answer, declared so the OpenAPI spec documents them.
+SEARCH_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorDetail, "description": "Query syntax error or inconsistent dates."},
+    503: {"model": ErrorDetail, "description": "A store is unavailable."},
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **SEARCH_ERRORS,
+    401: {"model": ErrorDetail, "description": "Missing or wrong X-API-Key."},
+    403: {"model": ErrorDetail, "description": "Write endpoints are disabled (no key set)."},
+    404: {"model": ErrorDetail, "description": "No such article."},
+}
 #: How often (seconds) a serving process looks for commits made by an ingest process.
 REFRESH_INTERVAL = 2.0
 
@@ -215,7 +227,7 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
-    @app.get("/search", response_model=SearchResponse)
+    @app.get("/search", response_model=SearchResponse, responses=SEARCH_ERRORS)
     def search_get(
         service: ServiceDep, req: Annotated[SearchRequest, Depends(search_params)]
     ) -> SearchResponse:
@@ -223,13 +235,15 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
         service.refresh()
         return service.engine.search(req)
 
-    @app.post("/search", response_model=SearchResponse)
+    @app.post("/search", response_model=SearchResponse, responses=SEARCH_ERRORS)
     def search_post(service: ServiceDep, req: SearchRequest) -> SearchResponse:
         """Search (JSON body form), for scripts with many filters."""
         service.refresh()
         return service.engine.search(req)
 
-    @app.post("/articles", response_model=WriteResult, dependencies=[WriteAuth])
+    @app.post(
+        "/articles", response_model=WriteResult, dependencies=[WriteAuth], responses=WRITE_ERRORS
+    )
     def add_articles(service: ServiceDep, batch: ArticlesIn) -> WriteResult:
         """Ingest articles (needs ``X-API-Key``). Unchanged articles are skipped."""
         from indexer.pipeline import ingest_articles
@@ -244,7 +258,12 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
             paragraphs=report.paragraphs,
         )
 
-    @app.delete("/articles/{article_id}", response_model=WriteResult, dependencies=[WriteAuth])
+    @app.delete(
+        "/articles/{article_id}",
+        response_model=WriteResult,
+        dependencies=[WriteAuth],
+        responses=WRITE_ERRORS,
+    )
     def delete_article(service: ServiceDep, article_id: str) -> WriteResult:
         """Remove an article from every store (needs ``X-API-Key``); 404 if unknown."""
         from indexer.pipeline import delete

@@ -135,3 +135,9 @@ class WriteResult(BaseModel):
     unchanged: int = 0
     paragraphs: int = 0
     deleted_paragraphs: int = 0
+
+
+class ErrorDetail(BaseModel):
+    """Every 4xx/5xx answer: a human-readable ``detail`` (never a stack trace)."""
+
+    detail: str
