@@ -109,7 +109,8 @@ class SearchEngine:
             except BackendUnavailable as exc:
                 log.warning("lexical backend unavailable, answering dense-only: %s", exc)
                 degraded.append("lexical")
-        dense_needed = req.mode == "dense" or (req.mode == "hybrid") or "lexical" in degraded
+        # Dense runs in dense and hybrid mode, and stands in for bm25 when the backend is down.
+        dense_needed = req.mode != "bm25" or "lexical" in degraded
         if dense_needed and parsed.free_text:
             dense = self.dense(parsed.free_text, filters, depth)
             if req.mode == "hybrid" and not parsed.is_plain and "lexical" not in degraded:
