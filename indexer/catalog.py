@@ -7,6 +7,8 @@ It is the source of truth the two stores are checked against. Contracts:
   a crash every article whose stores may disagree is still ``pending`` and is re-synced.
 - Paragraph rows keep the text, offsets and the FAISS id (``vec_id``), a stable signed 63-bit
   hash of the paragraph id, so both stores agree on identity across runs.
+- ``vec_id -> paragraph_id`` is immutable (a hash), so :meth:`Catalog.load_id_map` can hold it
+  in memory for a serving process without ever going stale; ids it lacks come from SQLite.
 - Dense-side filters are answered here (:meth:`Catalog.vec_ids_matching`), so FAISS and the
   lexical backend apply the same :class:`~indexer.models.Filters` semantics.
 """
@@ -21,6 +23,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from indexer.models import Article, Filters, Paragraph
 
@@ -52,6 +57,8 @@ CREATE TABLE IF NOT EXISTS paragraphs (
     text_hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS paragraphs_article ON paragraphs(article_id);
+-- Covering index: vec_id -> paragraph_id without touching the (text-heavy) table rows.
+CREATE INDEX IF NOT EXISTS paragraphs_vec ON paragraphs(vec_id, paragraph_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -82,6 +89,9 @@ class Catalog:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._id_keys: npt.NDArray[np.int64] | None = None
+        self._id_names: npt.NDArray[np.object_] | None = None
+        self._id_extra: dict[int, str] = {}
 
     # -- meta ---------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -217,16 +227,48 @@ class Catalog:
         return {p.paragraph_id: p for p in rows}
 
     def paragraph_ids_for_vec_ids(self, ids: Sequence[int]) -> dict[int, str]:
-        """Map FAISS ids back to paragraph ids."""
+        """Map FAISS ids back to paragraph ids (ids not in the catalog are absent)."""
         out: dict[int, str] = {}
+        rest = list(ids)
+        keys, names = self._id_keys, self._id_names
+        if keys is not None and names is not None and len(keys) and rest:
+            wanted = np.asarray(rest, dtype=np.int64)
+            pos = np.searchsorted(keys, wanted).clip(0, len(keys) - 1)
+            found = keys[pos] == wanted
+            out = dict(zip(wanted[found].tolist(), names[pos[found]].tolist(), strict=True))
+            rest = wanted[~found].tolist()
+        if self._id_keys is not None:
+            extra = self._id_extra
+            out.update({i: extra[i] for i in rest if i in extra})
+            rest = [i for i in rest if i not in extra]
         with self._lock:
-            for chunk in _chunks(list(ids), 500):
+            for chunk in _chunks(rest, 500):
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
                     f"SELECT vec_id, paragraph_id FROM paragraphs WHERE vec_id IN ({marks})", chunk
                 )
-                out.update({int(r[0]): r[1] for r in rows})
+                got = {int(r[0]): str(r[1]) for r in rows}
+                out.update(got)
+                if self._id_keys is not None:
+                    self._id_extra.update(got)
         return out
+
+    def load_id_map(self) -> int:
+        """Hold every ``vec_id -> paragraph_id`` in memory (for serving); returns its size.
+
+        Sorted numpy arrays (about 80 bytes a paragraph), looked up by binary search. Never
+        stale: the mapping is a hash, so paragraphs committed later are read from SQLite on
+        first sight and remembered, and a deleted paragraph's entry is never asked for again.
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT vec_id, paragraph_id FROM paragraphs ORDER BY vec_id"
+            ).fetchall()
+        keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        names = np.empty(len(rows), dtype=object)
+        names[:] = [r[1] for r in rows]
+        self._id_keys, self._id_names, self._id_extra = keys, names, {}
+        return len(rows)
 
     def articles(self, article_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Article metadata rows (no body) by id."""

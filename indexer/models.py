@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -147,9 +147,12 @@ class Filters:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """A retriever's answer: a paragraph id and its score, higher is better."""
+class Hit(NamedTuple):
+    """A retriever's answer: a paragraph id and its score, higher is better.
+
+    A named tuple, not a frozen dataclass: every search builds thousands of these, and a tuple
+    is created in less than half the time.
+    """
 
     paragraph_id: str
     score: float

@@ -189,12 +189,12 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
         if own:
             configure_serving_threads(settings.serve_threads)
         opened = stores or open_stores(settings)
-        # Load the model now, not on the first user's query (it takes seconds).
-        opened.embedder.embed_query("warm-up")
-        app.state.service = Service(opened)
+        service = app.state.service = Service(opened)
+        log.info("ready: %d paragraphs", service.engine.warm_up())
         try:
             yield
         finally:
+            service.engine.close()
             if own:
                 opened.close()
 

@@ -36,7 +36,7 @@ class ArticleGroup:
 
 def article_of(paragraph_id: str) -> str:
     """The article id of a ``{article_id}:{n}`` paragraph id."""
-    return paragraph_id.rsplit(":", 1)[0]
+    return paragraph_id.rpartition(":")[0]
 
 
 def article_score(scores: Sequence[float], aggregate: Aggregation = "max") -> float:
@@ -57,15 +57,25 @@ def group_by_article(hits: Sequence[Hit], aggregate: Aggregation = "max") -> lis
 
     ``hits`` must be sorted best first; each group keeps its paragraphs in that order.
     """
-    groups: dict[str, ArticleGroup] = {}
-    for hit in hits:
-        aid = article_of(hit.paragraph_id)
-        group = groups.get(aid)
-        if group is None:
-            groups[aid] = ArticleGroup(aid, hit.score, [hit])
+    if aggregate not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation {aggregate!r}")
+    members: dict[str, list[Hit]] = {}
+    for hit in hits:  # the hot loop of every search: kept to plain dict and list operations
+        aid = hit.paragraph_id.rpartition(":")[0]
+        found = members.get(aid)
+        if found is None:
+            members[aid] = [hit]
         else:
-            group.hits.append(hit)
-    if aggregate != "max":
-        for group in groups.values():
-            group.score = article_score([h.score for h in group.hits], aggregate)
-    return sorted(groups.values(), key=lambda g: -g.score)
+            found.append(hit)
+    groups = [
+        ArticleGroup(
+            aid,
+            found[0].score
+            if aggregate == "max" or len(found) == 1
+            else article_score([h.score for h in found], aggregate),
+            found,
+        )
+        for aid, found in members.items()
+    ]
+    groups.sort(key=lambda g: -g.score)
+    return groups

@@ -91,3 +91,36 @@ def test_vec_ids_matching_filters(tmp_path: Path) -> None:
     meta = cat.articles(["a"])["a"]
     assert meta["published_at"] == d and meta["authors"] == ["Ann", "Bo"]
     cat.close()
+
+
+def test_id_map_in_memory_matches_sqlite_and_learns_new_paragraphs(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "c.sqlite")
+    cat.stage([article("a", "x\n\ny\n\nz"), article("b", "p\n\nq")])
+    cat.mark_committed(["a", "b"])
+    pids = ["a:0", "a:1", "a:2", "b:0", "b:1"]
+    wanted = [vec_id(p) for p in pids] + [12345]  # the last one is in no catalog
+    from_sqlite = cat.paragraph_ids_for_vec_ids(wanted)
+    assert from_sqlite == {vec_id(p): p for p in pids}
+    assert cat.load_id_map() == 5
+    assert cat.paragraph_ids_for_vec_ids(wanted) == from_sqlite
+    # A paragraph committed after the map was loaded (e.g. by another process) is still found.
+    writer = Catalog(tmp_path / "c.sqlite")
+    writer.stage([article("c", "new")])
+    writer.mark_committed(["c"])
+    writer.close()
+    assert cat.paragraph_ids_for_vec_ids([vec_id("c:0"), vec_id("a:1")]) == {
+        vec_id("c:0"): "c:0",
+        vec_id("a:1"): "a:1",
+    }
+    assert cat.paragraph_ids_for_vec_ids([]) == {}
+    cat.close()
+
+
+def test_id_map_of_an_empty_catalog(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "c.sqlite")
+    assert cat.load_id_map() == 0
+    assert cat.paragraph_ids_for_vec_ids([vec_id("a:0")]) == {}
+    cat.stage([article("a", "x")])
+    cat.mark_committed(["a"])
+    assert cat.paragraph_ids_for_vec_ids([vec_id("a:0")]) == {vec_id("a:0"): "a:0"}
+    cat.close()

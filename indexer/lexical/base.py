@@ -18,7 +18,7 @@ Contract (checked by ``tests/contract/lexical_contract.py`` for every implementa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from indexer.models import Filters, Hit, Paragraph
@@ -58,9 +58,16 @@ class LexicalBackend(Protocol):
         """Stored paragraphs by id; ids not stored are absent from the result."""
 
     def highlight(
-        self, query: Node, paragraph_ids: Sequence[str]
+        self,
+        query: Node,
+        paragraph_ids: Sequence[str],
+        known: Mapping[str, Paragraph] | None = None,
     ) -> dict[str, list[tuple[int, int]]]:
-        """Character spans of query matches in each paragraph's text."""
+        """Character spans of query matches in each paragraph's text.
+
+        ``known`` optionally supplies paragraphs the caller already holds (same ids, same text
+        as stored), so a backend that analyses text locally need not fetch them again.
+        """
 
     def count(self) -> int:
         """Number of stored paragraphs."""
@@ -70,3 +77,14 @@ class LexicalBackend(Protocol):
 
     def close(self) -> None:
         """Release files, writers and connections. Idempotent."""
+
+
+@runtime_checkable
+class VecIdSearch(Protocol):
+    """Optional fast path: a backend that can answer a search with FAISS ids directly."""
+
+    def search_vec_ids(
+        self, query: Node, filters: Filters, limit: int
+    ) -> list[tuple[int, float]] | None:
+        """``(vec_id, score)`` pairs of :meth:`LexicalBackend.search`, best first (ties in
+        any order); ``None`` when the backend cannot answer this way (then use ``search``)."""

@@ -472,9 +472,14 @@ class ElasticsearchBackend:
         }
 
     def highlight(
-        self, query: Node, paragraph_ids: Sequence[str]
+        self,
+        query: Node,
+        paragraph_ids: Sequence[str],
+        known: Mapping[str, Paragraph] | None = None,
     ) -> dict[str, list[tuple[int, int]]]:
         """Spans of the positive query terms/phrases in each paragraph's text.
+
+        ``known`` is ignored: Elasticsearch highlights from its own stored offsets.
 
         Uses Elasticsearch's unified highlighter over the stored offsets with
         ``number_of_fragments: 0`` (the whole text) and private-use tags, then converts the

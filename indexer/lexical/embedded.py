@@ -10,6 +10,11 @@ title into ``title_<lang>``, where ``<lang>`` is :func:`analyzer_language` of th
 (``de``, ``en``, ``ru`` or ``std``); each field has its own analyser. A query term is analysed
 by every field's analyser and the per-field clauses are OR-ed, so a paragraph is scored by the
 one field that holds its text. Keyword fields (``raw`` tokenizer) hold ids and filter values.
+The German, English and Russian analysers drop stop words (tantivy's built-in lists: Lucene's
+English set and the Snowball German and Russian sets, as Elasticsearch's language analysers
+do); positions keep their gaps, so a phrase with a stop word in it still matches exactly.
+Each document also carries the paragraph's FAISS id (``vec_id``) as an i64 fast field, so a
+search reads its hits' ids from a column instead of loading every stored document.
 
 Concurrency: one writer per index directory (tantivy holds a lock file); any number of reader
 processes. ``commit`` makes writes durable and reloads this process's searcher; other
@@ -18,14 +23,16 @@ processes see them after ``refresh``.
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import tantivy
 
+from indexer.catalog import vec_id
 from indexer.lexical.base import STEMMED_LANGUAGES, analyzer_language
 from indexer.models import Filters, Hit, Paragraph
 from indexer.query import Bool, Node, Phrase, Term
@@ -54,6 +61,7 @@ def _analyzer(lang: str) -> tantivy.TextAnalyzer:
         .filter(tantivy.Filter.lowercase())
     )
     if lang in _STEMMERS:
+        builder = builder.filter(tantivy.Filter.stopword(_STEMMERS[lang]))
         builder = builder.filter(tantivy.Filter.stemmer(_STEMMERS[lang]))
     return builder.build()
 
@@ -68,7 +76,14 @@ def _schema() -> tantivy.Schema:
     sb.add_date_field("published_at", stored=True, indexed=True, fast=True)
     for key in ("position", "start", "end"):
         sb.add_integer_field(key, stored=True)
+    sb.add_integer_field("vec_id", fast=True)
     return sb.build()
+
+
+def _stored_fields(path: Path) -> set[str]:
+    """Field names in the schema of the index stored at ``path`` (its ``meta.json``)."""
+    meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    return {str(field["name"]) for field in meta.get("schema", [])}
 
 
 class EmbeddedBackend:
@@ -82,7 +97,14 @@ class EmbeddedBackend:
         self._schema = _schema()
         self._analyzers = {lang: _analyzer(lang) for lang in ANALYZER_LANGS}
         exists = tantivy.Index.exists(str(path))
-        self._index = tantivy.Index(self._schema, path=str(path), reuse=exists)
+        #: False for an index written before the ``vec_id`` column existed: it opens with its
+        #: own schema and answers through stored documents (``search_vec_ids`` gives None).
+        self.has_vec_ids = not exists or "vec_id" in _stored_fields(path)
+        if self.has_vec_ids:
+            self._index = tantivy.Index(self._schema, path=str(path), reuse=exists)
+        else:
+            self._index = tantivy.Index.open(str(path))
+            self._schema = self._index.schema
         for lang, analyzer in self._analyzers.items():
             self._index.register_tokenizer(f"ns_{lang}", analyzer)
         self._heap = writer_heap
@@ -121,6 +143,8 @@ class EmbeddedBackend:
         doc.add_integer("position", p.position)
         doc.add_integer("start", p.start)
         doc.add_integer("end", p.end)
+        if self.has_vec_ids:
+            doc.add_integer("vec_id", vec_id(p.paragraph_id))
         return doc
 
     def delete_articles(self, article_ids: Iterable[str]) -> None:
@@ -153,21 +177,46 @@ class EmbeddedBackend:
     # -- reads --------------------------------------------------------------------------------
     def search(self, query: Node, filters: Filters, limit: int) -> list[Hit]:
         """BM25 top-``limit`` hits for ``query`` within ``filters``, best first."""
-        if limit <= 0:
-            return []
-        q = self._query(query)
-        if q is None:
-            return []
-        clauses = [(tantivy.Occur.Must, q), *self._filter_clauses(filters)]
-        full = tantivy.Query.boolean_query(clauses) if len(clauses) > 1 else q
-        searcher = self._index.searcher()
-        result = searcher.search(full, limit, count=False)
+        searcher, result = self._run(query, filters, limit)
         hits = [
             Hit(str(searcher.doc(addr).get_first("paragraph_id")), float(score))
-            for score, addr in result.hits
+            for score, addr in result
         ]
         hits.sort(key=lambda h: (-h.score, h.paragraph_id))
         return hits
+
+    def search_vec_ids(
+        self, query: Node, filters: Filters, limit: int
+    ) -> list[tuple[int, float]] | None:
+        """Like :meth:`search`, with FAISS ids (``vec_id``) instead of paragraph ids.
+
+        Reads the ids from the ``vec_id`` fast field (no stored-document access). Order: score
+        descending (ties in no particular order; the caller resolves ids and breaks them).
+        ``None`` when part of the index predates that field: use :meth:`search` then.
+        """
+        if not self.has_vec_ids:
+            return None
+        searcher, result = self._run(query, filters, limit)
+        if not result:
+            return []
+        ids = searcher.fast_field_values("vec_id", [addr for _, addr in result])
+        out = []
+        for i, (score, _) in zip(ids, result, strict=True):
+            if not isinstance(i, int):  # a segment written before the field existed
+                return None
+            out.append((i, float(score)))
+        return out
+
+    def _run(
+        self, query: Node, filters: Filters, limit: int
+    ) -> tuple[tantivy.Searcher, list[tuple[float, tantivy.DocAddress]]]:
+        searcher = self._index.searcher()
+        q = self._query(query) if limit > 0 else None
+        if q is None:
+            return searcher, []
+        clauses = [(tantivy.Occur.Must, q), *self._filter_clauses(filters)]
+        full = tantivy.Query.boolean_query(clauses) if len(clauses) > 1 else q
+        return searcher, list(searcher.search(full, limit, count=False).hits)
 
     def fetch(self, paragraph_ids: Sequence[str]) -> dict[str, Paragraph]:
         """Stored paragraphs by id."""
@@ -183,12 +232,21 @@ class EmbeddedBackend:
         return out
 
     def highlight(
-        self, query: Node, paragraph_ids: Sequence[str]
+        self,
+        query: Node,
+        paragraph_ids: Sequence[str],
+        known: Mapping[str, Paragraph] | None = None,
     ) -> dict[str, list[tuple[int, int]]]:
-        """Spans of tokens that match a positive query term, per paragraph."""
+        """Spans of tokens that match a positive query term, per paragraph.
+
+        Paragraphs given in ``known`` (e.g. just read from the catalog) are analysed from
+        there; only the others are fetched from the index.
+        """
         stems = {lang: self._stems(query, lang) for lang in ANALYZER_LANGS}
+        given = {pid: known[pid] for pid in paragraph_ids if known and pid in known}
+        missing = [pid for pid in paragraph_ids if pid not in given]
         out: dict[str, list[tuple[int, int]]] = {}
-        for pid, p in self.fetch(paragraph_ids).items():
+        for pid, p in (given | (self.fetch(missing) if missing else {})).items():
             lang = analyzer_language(p.language)
             tokens = self._analyzers[lang].pre_tokenize(p.text).tokens
             out[pid] = [
@@ -222,16 +280,19 @@ class EmbeddedBackend:
     # -- query translation --------------------------------------------------------------------
     def _query(self, node: Node) -> tantivy.Query | None:
         if isinstance(node, Term | Phrase):
-            words = [node.text] if isinstance(node, Term) else list(node.words)
+            text = node.text if isinstance(node, Term) else " ".join(node.words)
             per_field = []
             for lang in ANALYZER_LANGS:
-                toks: list[str | tuple[int, str]] = [
-                    t for w in words for t in self._analyzers[lang].analyze(w)
-                ]
+                # Positions from the analyser keep the gaps stop words leave, as indexed.
+                tokens = self._analyzers[lang].pre_tokenize(text).tokens
                 field = f"{node.field}_{lang}"
-                if len(toks) == 1:
-                    per_field.append(tantivy.Query.term_query(self._schema, field, str(toks[0])))
-                elif toks:
+                if len(tokens) == 1:
+                    per_field.append(tantivy.Query.term_query(self._schema, field, tokens[0].text))
+                elif tokens:
+                    first = tokens[0].position
+                    toks: list[str | tuple[int, str]] = [
+                        (t.position - first, t.text) for t in tokens
+                    ]
                     per_field.append(tantivy.Query.phrase_query(self._schema, field, toks))
             if not per_field:
                 return None

@@ -188,6 +188,31 @@ class LexicalBackendContract:
         assert [text[s:e] for s, e in spans["a3:0"]] == ["Gespräche", "Putin"]
         assert spans["a2:0"] == []
 
+    def test_stop_words_keep_phrase_positions(self, make_backend: Factory) -> None:
+        b = make_backend()
+        b.upsert(
+            [
+                para("w1:0", "Orson Welles read The War of the Worlds on the radio."),
+                para("w2:0", "A war between worlds is science fiction."),
+                para("w3:0", "The war the worlds feared never came."),
+            ]
+        )
+        b.commit()
+        # Stop words are not indexed, but their positions are: the phrase matches only the
+        # paragraph with the same gap between "war" and "worlds".
+        assert self.search(b, '"war of the worlds"') == ["w1:0"]
+        assert set(self.search(b, "war worlds")) == {"w1:0", "w2:0", "w3:0"}
+        # A stop word alone matches nothing in English text (it is not a term there).
+        assert self.search(b, "the") == []
+
+    def test_highlight_uses_known_paragraphs(self, backend: LexicalBackend) -> None:
+        q = parse_query("budget").root
+        assert q is not None
+        known = {"a2:0": CORPUS[2]}
+        spans = backend.highlight(q, ["a2:0", "a1:0"], known)
+        assert [CORPUS[2].text[s:e] for s, e in spans["a2:0"]] == ["budget"]
+        assert spans["a1:0"] == []
+
     def test_persists_across_reopen(self, backend: LexicalBackend, make_backend: Factory) -> None:
         backend.close()
         again = make_backend()
