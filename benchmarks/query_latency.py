@@ -117,7 +117,7 @@ def items(n: int) -> Iterator[Item]:
 def settings_for(directory: Path, backend: str, es_url: str | None) -> Settings:
     extra: dict[str, Any] = {"es_url": es_url} if es_url else {}
     return Settings(
-        index=directory, lexical=backend, embedding_cache=None, torch_threads=1, **extra
+        index=directory, lexical=backend, embedding_cache=None, model_threads=1, **extra
     )
 
 
@@ -220,8 +220,8 @@ def rebuild_lexical(directory: Path, backend: str, es_url: str | None) -> float:
 
 def measure(directory: Path, backend: str, es_url: str | None, nq: int) -> dict[str, Any]:
     """Open the stores like the server does and time every mode (runs in a fresh process)."""
-    from indexer.embedder import CachedEmbedder, SentenceTransformerEmbedder
-    from indexer.stores import Stores, make_lexical
+    from indexer.embedder import CachedEmbedder
+    from indexer.stores import Stores, make_embedder, make_lexical
     from indexer.vectors import configure_threads
     from search_api.engine import SearchEngine
     from search_api.schemas import SearchRequest
@@ -229,7 +229,7 @@ def measure(directory: Path, backend: str, es_url: str | None, nq: int) -> dict[
     rss_start = rss_mb()
     configure_threads(1)
     settings = settings_for(directory, backend, es_url)
-    inner = SentenceTransformerEmbedder(threads=1)
+    inner = make_embedder(settings_for(directory, backend, es_url), threads=1)
     inner.embed_query("warm up the model")
     rss_model = rss_mb()
     with Timer() as open_t:

@@ -52,14 +52,27 @@ def make_lexical(settings: Settings) -> LexicalBackend:
     return EmbeddedBackend(settings.index / "lexical")
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    """The sentence-transformers embedder described by ``settings`` (loaded lazily)."""
+def make_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
+    """The embedder ``settings`` describe (loaded lazily); ``threads`` overrides
+    ``settings.model_threads`` (serving uses one thread per query)."""
+    threads = threads or settings.model_threads
+    if settings.model_backend == "onnx-int8":
+        from indexer.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(
+            settings.model,
+            batch_size=settings.batch_size,
+            query_prefix=settings.query_prefix,
+            passage_prefix=settings.passage_prefix,
+            threads=threads,
+            cache_dir=settings.model_cache,
+        )
     return SentenceTransformerEmbedder(
         settings.model,
         batch_size=settings.batch_size,
         query_prefix=settings.query_prefix,
         passage_prefix=settings.passage_prefix,
-        threads=settings.torch_threads,
+        threads=threads,
     )
 
 

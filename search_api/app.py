@@ -24,7 +24,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from indexer.errors import BackendUnavailable, IngestError, QuerySyntaxError
 from indexer.models import Article, stable_article_id
 from indexer.settings import Settings
-from indexer.stores import Stores, open_stores
+from indexer.stores import Stores, make_embedder, open_stores
 from search_api.engine import SearchEngine
 from search_api.fusion import Normalisation
 from search_api.grouping import Aggregation
@@ -188,7 +188,9 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
         own = stores is None
         if own:
             configure_serving_threads(settings.serve_threads)
-        opened = stores or open_stores(settings)
+        opened = stores or open_stores(
+            settings, make_embedder(settings, threads=settings.serve_threads)
+        )
         service = app.state.service = Service(opened)
         log.info("ready: %d paragraphs", service.engine.warm_up())
         try:

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from indexer.embedder import SentenceTransformerEmbedder
+from indexer.embedder import Embedder, SentenceTransformerEmbedder
 from indexer.settings import Settings
-from indexer.stores import Stores, open_stores
+from indexer.stores import Stores, make_embedder, open_stores
 
 pytest_plugins = ["tests.plugins.es_node"]
 
@@ -79,8 +79,14 @@ def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    """The real default model (bundled MiniLM), loaded once."""
+def embedder() -> Embedder:
+    """The real default model (bundled MiniLM) on the default backend, loaded once."""
+    return make_embedder(Settings(model_threads=2))
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    """The same model as published: sentence-transformers on torch, fp32."""
     return SentenceTransformerEmbedder(threads=2)
 
 
@@ -123,7 +129,7 @@ def built_index(
     tmp_path_factory: pytest.TempPathFactory,
     german_corpus: Path,
     settings_for: Any,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> Settings:
     """A real embedded index of ``german_corpus`` on disk (built once; treat as read-only)."""
     from indexer.pipeline import ingest
@@ -139,7 +145,7 @@ def built_index(
 
 
 @pytest.fixture
-def stores(built_index: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[Stores]:
+def stores(built_index: Settings, embedder: Embedder) -> Iterator[Stores]:
     """Open handles on the session index."""
     opened = open_stores(built_index, embedder)
     yield opened

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.catalog import vec_id
-from indexer.embedder import SentenceTransformerEmbedder
+from indexer.embedder import Embedder
 from indexer.pipeline import check
 from indexer.stores import Stores, open_stores
 from search_api.app import create_app
@@ -28,7 +28,7 @@ ARTICLE = {
 
 @pytest.fixture
 def writable(
-    tmp_path: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings_for: Any, embedder: Embedder
 ) -> Iterator[tuple[TestClient, Stores]]:
     settings = settings_for(tmp_path / "idx", api_key=KEY)
     stores = open_stores(settings, embedder)
@@ -47,7 +47,7 @@ def test_writes_need_the_key(writable: tuple[TestClient, Stores]) -> None:
 
 
 def test_writes_are_disabled_without_a_configured_key(
-    tmp_path: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings_for: Any, embedder: Embedder
 ) -> None:
     settings = settings_for(tmp_path / "idx")
     stores = open_stores(settings, embedder)

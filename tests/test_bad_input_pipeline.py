@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from indexer.embedder import SentenceTransformerEmbedder
+from indexer.embedder import Embedder
 from indexer.pipeline import check, ingest
 from indexer.readers import ReadStats, read_paths
 from indexer.stores import open_stores
@@ -62,7 +62,7 @@ def write_bad_corpus(root: Path) -> dict[str, int]:
 
 
 def test_bad_records_are_reported_and_the_rest_ingested(
-    tmp_path: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings_for: Any, embedder: Embedder
 ) -> None:
     expected_bad = write_bad_corpus(tmp_path / "in")
     stores = open_stores(settings_for(tmp_path / "idx"), embedder)

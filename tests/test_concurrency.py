@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from indexer.embedder import SentenceTransformerEmbedder
+from indexer.embedder import Embedder
 from indexer.pipeline import check, ingest
 from indexer.stores import open_stores
 from search_api import app as app_module
@@ -23,7 +23,7 @@ def test_search_during_ingest_in_another_process(
     tmp_path: Path,
     german_corpus: Path,
     settings_for: Any,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     subprocess_env: dict[str, str],
     monkeypatch: Any,
 ) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from indexer.embedder import SentenceTransformerEmbedder
+from indexer.embedder import Embedder
 from indexer.pipeline import check
 from indexer.settings import Settings
 from indexer.stores import open_stores
@@ -37,7 +37,7 @@ def crash_env(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
     return {**base, "NEWSSEARCH_INGEST_BATCH": "4", "NEWSSEARCH_COMMIT_EVERY": "24", **extra}
 
 
-def counts(settings: Settings, embedder: SentenceTransformerEmbedder) -> dict[str, Any]:
+def counts(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     stores = open_stores(settings, embedder)
     try:
         div = check(stores)
@@ -63,7 +63,7 @@ def test_sigkill_at_random_points_then_resume(
     german_corpus: Path,
     built_index: Settings,
     settings_for: Any,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     subprocess_env: dict[str, str],
 ) -> None:
     extra: dict[str, str] = {}
@@ -76,17 +76,21 @@ def test_sigkill_at_random_points_then_resume(
     clean = counts(built_index, embedder)
     assert clean["ok"]
 
-    # How long one resumable run takes here, so kills land anywhere inside a run.
+    # How long one resumable run takes here, so kills land anywhere inside a run. Probe and
+    # kill runs start from empty embedding caches of their own: the paragraphs really go
+    # through the model, as in a first ingest (with the session's warm cache a run is mostly
+    # process start-up, and kills would rarely land inside one).
     probe = tmp_path / "probe"
     started = time.monotonic()
     subprocess.run(
         ingest_cmd(german_corpus, probe, backend),
-        env=env,
+        env={**env, "NEWSSEARCH_EMBEDDING_CACHE": str(tmp_path / "probe-cache.sqlite")},
         check=True,
         capture_output=True,
         timeout=900,
     )
     duration = time.monotonic() - started
+    env["NEWSSEARCH_EMBEDDING_CACHE"] = str(tmp_path / "cache.sqlite")
 
     index = tmp_path / "idx"
     rng = random.Random(20261125)
@@ -99,7 +103,9 @@ def test_sigkill_at_random_points_then_resume(
             stderr=subprocess.DEVNULL,
         )
         try:
-            proc.wait(timeout=rng.uniform(0.5, duration))
+            # Within the first half of a full run's time: each run resumes the last one, so
+            # kills spread over the whole corpus and most runs die before finishing.
+            proc.wait(timeout=rng.uniform(0.5, duration / 2))
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -145,7 +151,7 @@ def _es_kwargs(extra: dict[str, str]) -> dict[str, str]:
 def test_ingest_with_the_node_down_fails_clearly_and_resumes(
     tmp_path: Path,
     german_corpus: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     settings_for: Any,
     subprocess_env: dict[str, str],
 ) -> None:

@@ -13,7 +13,7 @@ import pytest
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 
-from indexer.embedder import SentenceTransformerEmbedder
+from indexer.embedder import Embedder
 from indexer.models import Filters
 from indexer.pipeline import check, ingest
 from indexer.query import parse_query
@@ -61,7 +61,7 @@ def es_stores(
     tmp_path_factory: pytest.TempPathFactory,
     german_corpus: Path,
     settings_for: Any,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     es_url: str,
     es_client: Elasticsearch,
 ) -> Iterator[Stores]:
@@ -123,7 +123,7 @@ def _node(command: str, port: int, data: Path) -> str:
 
 
 def test_node_outage_degrades_then_recovers(
-    tmp_path: Path, german_corpus: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, german_corpus: Path, settings_for: Any, embedder: Embedder
 ) -> None:
     """A dedicated node: ingest, serve, stop the node (dense-only answers flagged as degraded,
     no 500, no hang), start it again on the same data (full answers again)."""

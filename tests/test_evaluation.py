@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.embedder import SentenceTransformerEmbedder
+from indexer.embedder import Embedder
 from indexer.models import Hit
 from indexer.query import MAX_CLAUSES, MAX_QUERY_CHARS, parse_query
 from search_api.evaluation import (
@@ -228,7 +228,7 @@ def test_plain_query_always_parses_as_plain_words(text: str) -> None:
 
 
 def test_evaluate_end_to_end_on_a_tiny_beir_set(
-    tmp_path: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings_for: Any, embedder: Embedder
 ) -> None:
     root = write_beir(tmp_path / "tiny")
     settings = settings_for(tmp_path / "index")

@@ -40,7 +40,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
-from indexer.embedder import SentenceTransformerEmbedder
+from indexer.embedder import Embedder
 from indexer.settings import Settings
 from indexer.stores import Stores, open_stores
 from search_api.app import create_app
@@ -100,9 +100,7 @@ def app(built_index: Settings, stores: Stores) -> FastAPI:
 
 
 @pytest.fixture
-def write_app(
-    tmp_path: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
-) -> Iterator[FastAPI]:
+def write_app(tmp_path: Path, settings_for: Any, embedder: Embedder) -> Iterator[FastAPI]:
     """App with an API key over a fresh index of its own (the session index stays untouched)."""
     settings: Settings = settings_for(tmp_path / "index", api_key=API_KEY)
     opened = open_stores(settings, embedder)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from indexer.catalog import vec_id
-from indexer.embedder import SentenceTransformerEmbedder
+from indexer.embedder import Embedder
 from indexer.errors import BackendUnavailable
 from indexer.models import Filters, Hit
 from indexer.pipeline import check, delete, ingest, repair
@@ -142,7 +142,7 @@ def small_corpus(tmp_path: Path) -> Path:
 
 
 def test_reingest_unchanged_embeds_nothing(
-    tmp_path: Path, small_corpus: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, small_corpus: Path, settings_for: Any, embedder: Embedder
 ) -> None:
     settings = settings_for(tmp_path / "idx", embedding_cache=None)  # no cache: the model must run
     stores = open_stores(settings, embedder)
@@ -155,7 +155,7 @@ def test_reingest_unchanged_embeds_nothing(
 
 
 def test_edited_article_replaces_its_paragraphs_in_both_stores(
-    tmp_path: Path, small_corpus: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, small_corpus: Path, settings_for: Any, embedder: Embedder
 ) -> None:
     stores = open_stores(settings_for(tmp_path / "idx"), embedder)
     ingest(stores, [small_corpus])
@@ -196,7 +196,7 @@ def _q(text: str) -> Node:
 
 
 def test_check_finds_and_repair_fixes_divergence(
-    tmp_path: Path, small_corpus: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, small_corpus: Path, settings_for: Any, embedder: Embedder
 ) -> None:
     stores = open_stores(settings_for(tmp_path / "idx"), embedder)
     ingest(stores, [small_corpus])
@@ -218,7 +218,7 @@ def test_check_finds_and_repair_fixes_divergence(
 
 
 def test_reingest_is_idempotent_when_language_is_detected(
-    tmp_path: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings_for: Any, embedder: Embedder
 ) -> None:
     """Records without a language get one detected; that must not make them look changed."""
     src = tmp_path / "nolang.jsonl"  # no language field, none in the file name
@@ -239,7 +239,7 @@ def test_reingest_is_idempotent_when_language_is_detected(
 
 
 def test_later_duplicate_wins_across_batches_on_reingest(
-    tmp_path: Path, settings_for: Any, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings_for: Any, embedder: Embedder
 ) -> None:
     """Two versions of one id in one input (re-gathered stories): the last one must end up
     indexed on every run, even when the catalog already holds that last version."""

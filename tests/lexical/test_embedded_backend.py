@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 import tantivy
 
 from indexer.catalog import vec_id
