@@ -80,15 +80,23 @@ def prepare(
     return article, chunk_article(article, max_tokens=max_tokens, count_tokens=count_tokens)
 
 
+#: A batch also ends once its bodies add up to this many characters, so that large batches
+#: (good for the embedder: one length-sorted pool, ~1,000 paragraphs) stay bounded in memory
+#: whatever the articles' size (four batches can be queued between stages).
+BATCH_MAX_CHARS = 4_000_000
+
+
 def _batches(articles: Iterable[Article], size: int) -> Iterator[list[Article]]:
     batch: dict[str, Article] = {}
+    chars = 0
     for article in articles:
         # A duplicate id inside one batch: the later record wins, like a later batch would.
         batch.pop(article.article_id, None)
         batch[article.article_id] = article
-        if len(batch) >= size:
+        chars += len(article.body)
+        if len(batch) >= size or chars >= BATCH_MAX_CHARS:
             yield list(batch.values())
-            batch = {}
+            batch, chars = {}, 0
     if batch:
         yield list(batch.values())
 

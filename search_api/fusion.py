@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Literal
 
 from indexer.models import Hit
@@ -30,7 +31,10 @@ Normalisation = Literal["minmax", "zscore"]
 
 
 def _sorted(scores: Mapping[str, float]) -> list[Hit]:
-    return [Hit(pid, s) for pid, s in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))]
+    # Two stable sorts (id, then score descending) beat one sort on a (-score, id) key here.
+    items = sorted(scores.items())
+    items.sort(key=itemgetter(1), reverse=True)
+    return list(map(Hit._make, items))
 
 
 def rrf(

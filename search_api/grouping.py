@@ -25,7 +25,7 @@ AGGREGATIONS: tuple[Aggregation, ...] = get_args(Aggregation)
 DECAY = 0.5
 
 
-@dataclass
+@dataclass(slots=True)
 class ArticleGroup:
     """An article's score (see :func:`article_score`) and its paragraphs, best first."""
 
