@@ -329,6 +329,27 @@ def repair(stores: Stores) -> int:
     return len(paragraphs)
 
 
+def rebuild_lexical(stores: Stores, batch_articles: int = 2000) -> int:
+    """Rewrite the lexical store from the catalog; returns paragraphs written.
+
+    For an analyser or schema change (e.g. an embedded index from before stop words and the
+    ``vec_id`` column, which then answers through the slow path): the store is reset and every
+    committed article's paragraphs are written again from the catalog's text. Vectors are not
+    touched and nothing is embedded. Pending articles are left to :func:`repair`.
+    """
+    stores.lexical.reset()
+    articles = list(
+        dict.fromkeys(p.rsplit(":", 1)[0] for p, _ in stores.catalog.iter_paragraph_ids())
+    )
+    written = 0
+    for i in range(0, len(articles), batch_articles):
+        paragraphs = stores.catalog.paragraphs_of(articles[i : i + batch_articles])
+        stores.lexical.upsert(paragraphs)
+        written += len(paragraphs)
+    stores.lexical.commit()
+    return written
+
+
 def write_problems(problems: Iterable[RecordProblem], path: Path) -> int:
     """Write problems as JSON lines (``path``, ``line``, ``reason``); returns how many."""
     n = 0

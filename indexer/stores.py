@@ -87,9 +87,11 @@ def open_stores(settings: Settings, embedder: Embedder | None = None) -> Stores:
     recorded = catalog.get_meta("model_key")
     if recorded is not None and recorded != inner.model_key:
         catalog.close()
+        backend = "onnx-int8" if "|onnx-int8|" in recorded else "torch"
         raise ValueError(
             f"index {settings.index} was built with embedding model {recorded!r}, not "
-            f"{inner.model_key!r}; use that model or a new --index directory"
+            f"{inner.model_key!r}; use that model (NEWSSEARCH_MODEL, and "
+            f"NEWSSEARCH_MODEL_BACKEND={backend}) or a new --index directory"
         )
     cached = CachedEmbedder(inner, settings.embedding_cache)
     dim_meta = catalog.get_meta("dim")

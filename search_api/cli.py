@@ -292,19 +292,34 @@ def check(index: IndexOpt = None, backend: BackendOpt = None) -> None:
 
 
 @app.command()
-def repair(index: IndexOpt = None, backend: BackendOpt = None) -> None:
+def repair(
+    index: IndexOpt = None,
+    backend: BackendOpt = None,
+    lexical: Annotated[
+        bool,
+        typer.Option(
+            "--lexical",
+            help="First rebuild the whole lexical store from the catalog (after an upgrade that "
+            "changed its analysers or schema); nothing is embedded.",
+        ),
+    ] = False,
+) -> None:
     """Rewrite or remove paragraphs until both stores match the catalog."""
+    from indexer.pipeline import rebuild_lexical
     from indexer.pipeline import repair as run_repair
     from indexer.stores import open_stores
 
     stores = open_stores(make_settings(index, backend))
+    out: dict[str, int] = {}
     try:
-        n = run_repair(stores)
+        if lexical:
+            out["lexical_rebuilt"] = rebuild_lexical(stores)
+        out["rewritten"] = run_repair(stores)
     except NewsSearchError as exc:
         fail(str(exc))
     finally:
         stores.close()
-    typer.echo(json.dumps({"rewritten": n}))
+    typer.echo(json.dumps(out))
 
 
 @app.command()

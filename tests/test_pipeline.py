@@ -254,3 +254,55 @@ def test_later_duplicate_wins_across_batches_on_reingest(
         assert [p.text for p in stores.catalog.paragraphs_of(["d1"])] == [new["text"]]
         assert check(stores).ok
     stores.close()
+
+
+def test_index_of_another_model_backend_is_refused_with_the_setting_to_use(
+    tmp_path: Path, settings_for: Any, embedder: Embedder, torch_embedder: Embedder
+) -> None:
+    settings = settings_for(tmp_path / "idx")
+    open_stores(settings, torch_embedder).close()  # records the torch model's key
+    with pytest.raises(ValueError, match="NEWSSEARCH_MODEL_BACKEND=torch"):
+        open_stores(settings, embedder)
+    open_stores(settings, torch_embedder).close()  # the model it was built with still opens
+
+
+def test_repair_lexical_rebuilds_an_old_embedded_index_from_the_catalog(
+    tmp_path: Path, small_corpus: Path, settings_for: Any, subprocess_env: dict[str, str]
+) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.lexical.test_embedded_backend import _legacy_index
+
+    index = tmp_path / "idx"
+    cli = [sys.executable, "-m", "search_api"]
+    run = subprocess.run(
+        [*cli, "ingest", str(small_corpus), "--index", str(index), "--json"],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    paragraphs = json.loads(run.stdout)["paragraphs"]
+    # Swap in a lexical store in the first release's schema (no vec_id column, one stray doc).
+    shutil.rmtree(index / "lexical")
+    _legacy_index(index / "lexical")
+    run = subprocess.run(
+        [*cli, "repair", "--index", str(index), "--lexical"],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"lexical_rebuilt": paragraphs, "rewritten": 0}
+    stores = open_stores(settings_for(index))
+    try:
+        assert check(stores).ok
+        assert getattr(stores.lexical, "has_vec_ids", False)
+        hits = SearchEngine(stores).search(SearchRequest(q="Putin Tokajew", mode="bm25"))
+        assert hits.results and hits.results[0].title == SEED_TITLE
+    finally:
+        stores.close()

@@ -75,6 +75,10 @@ class LexicalBackend(Protocol):
     def paragraph_ids(self) -> Iterator[str]:
         """Every stored paragraph id (any order); used by ``check`` and ``repair``."""
 
+    def reset(self) -> None:
+        """Drop every paragraph and recreate the store empty, in the current schema and
+        analysers (before a rebuild from the catalog)."""
+
     def close(self) -> None:
         """Release files, writers and connections. Idempotent."""
 

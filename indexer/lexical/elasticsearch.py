@@ -527,6 +527,15 @@ class ElasticsearchBackend:
             ):
                 yield str(hit["_id"])
 
+    def reset(self) -> None:
+        """Delete the Elasticsearch index and create it again with the current mapping."""
+        client = self._es()
+        with self._guard("reset the index"):
+            client.options(ignore_status=404).indices.delete(index=self.index)
+            with self._lock:
+                self._ready = False
+        self._es()
+
     def close(self) -> None:
         """Close the HTTP connections. Idempotent; a later call reconnects lazily."""
         with self._lock:

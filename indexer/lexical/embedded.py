@@ -24,6 +24,7 @@ processes see them after ``refresh``.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -269,6 +270,21 @@ class EmbeddedBackend:
         result = searcher.search(tantivy.Query.all_query(), total, count=False)
         for _, addr in result.hits:
             yield str(searcher.doc(addr).get_first("paragraph_id"))
+
+    def reset(self) -> None:
+        """Delete the index directory and start an empty index in the current schema."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.rollback()
+                self._writer = None
+            shutil.rmtree(self.path)
+            self.path.mkdir(parents=True)
+            self._schema = _schema()
+            self.has_vec_ids = True
+            self._index = tantivy.Index(self._schema, path=str(self.path), reuse=False)
+            for lang, analyzer in self._analyzers.items():
+                self._index.register_tokenizer(f"ns_{lang}", analyzer)
+            self._index.reload()
 
     def close(self) -> None:
         """Drop the writer (uncommitted writes are discarded). Idempotent."""

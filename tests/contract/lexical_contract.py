@@ -213,6 +213,18 @@ class LexicalBackendContract:
         assert [CORPUS[2].text[s:e] for s, e in spans["a2:0"]] == ["budget"]
         assert spans["a1:0"] == []
 
+    def test_reset_empties_the_store_and_it_keeps_working(
+        self, backend: LexicalBackend, make_backend: Factory
+    ) -> None:
+        backend.reset()
+        assert backend.count() == 0
+        assert self.search(backend, "budget") == []
+        backend.upsert([CORPUS[2]])
+        backend.commit()
+        assert self.search(backend, "budget") == ["a2:0"]
+        backend.close()
+        assert make_backend().count() == 1
+
     def test_persists_across_reopen(self, backend: LexicalBackend, make_backend: Factory) -> None:
         backend.close()
         again = make_backend()

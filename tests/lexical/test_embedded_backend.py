@@ -89,3 +89,20 @@ def test_index_without_vec_id_column_still_opens_and_answers(tmp_path: Path) -> 
     war = parse_query("war").root
     assert war is not None
     assert {h.paragraph_id for h in backend.search(war, Filters(), 10)} == {"old:0", "new:0"}
+
+
+def test_reset_turns_an_old_index_into_the_current_schema(tmp_path: Path) -> None:
+    _legacy_index(tmp_path / "lexical")
+    backend = EmbeddedBackend(tmp_path / "lexical")
+    assert not backend.has_vec_ids
+    backend.reset()
+    backend.upsert([para("new:0", "Worlds at war again.")])
+    backend.commit()
+    backend.close()
+    again = EmbeddedBackend(tmp_path / "lexical")
+    assert again.has_vec_ids
+    war = parse_query("war").root
+    assert war is not None
+    assert again.search_vec_ids(war, Filters(), 10) == [
+        (vec_id("new:0"), pytest.approx(again.search(war, Filters(), 10)[0].score))
+    ]
