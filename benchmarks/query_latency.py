@@ -200,19 +200,14 @@ def build(n: int, directory: Path, backend: str, es_url: str | None) -> dict[str
 
 def rebuild_lexical(directory: Path, backend: str, es_url: str | None) -> float:
     """Rewrite the lexical store of a built index from its catalog (after an analyser or
-    schema change); returns seconds. Vectors and catalog stay as they are."""
+    schema change) with the product's ``rebuild_lexical``; returns seconds."""
+    from indexer.pipeline import rebuild_lexical as rebuild
     from indexer.stores import make_lexical
 
     started = time.perf_counter()
-    settings = settings_for(directory, backend, es_url)
-    if backend == "embedded":
-        shutil.rmtree(directory / "lexical", ignore_errors=True)
-    lexical = make_lexical(settings)
+    lexical = make_lexical(settings_for(directory, backend, es_url))
     catalog = Catalog(directory / "catalog.sqlite")
-    articles = list(dict.fromkeys(p.rsplit(":", 1)[0] for p, _ in catalog.iter_paragraph_ids()))
-    for i in range(0, len(articles), 2000):
-        lexical.upsert(catalog.paragraphs_of(articles[i : i + 2000]))
-    lexical.commit()
+    rebuild(catalog, lexical)
     lexical.close()
     catalog.close()
     return time.perf_counter() - started
@@ -229,7 +224,7 @@ def measure(directory: Path, backend: str, es_url: str | None, nq: int) -> dict[
     rss_start = rss_mb()
     configure_threads(1)
     settings = settings_for(directory, backend, es_url)
-    inner = make_embedder(settings_for(directory, backend, es_url), threads=1)
+    inner = make_embedder(settings, threads=1)
     inner.embed_query("warm up the model")
     rss_model = rss_mb()
     with Timer() as open_t:

@@ -89,9 +89,9 @@ class Catalog:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
-        self._id_keys: npt.NDArray[np.int64] | None = None
-        self._id_names: npt.NDArray[np.object_] | None = None
-        self._id_extra: dict[int, str] = {}
+        #: Set by :meth:`load_id_map`: sorted vec_ids, their paragraph ids, and ids learnt since.
+        self._id_map: tuple[npt.NDArray[np.int64], npt.NDArray[np.object_], dict[int, str]] | None
+        self._id_map = None
 
     # -- meta ---------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -230,15 +230,15 @@ class Catalog:
         """Map FAISS ids back to paragraph ids (ids not in the catalog are absent)."""
         out: dict[int, str] = {}
         rest = list(ids)
-        keys, names = self._id_keys, self._id_names
-        if keys is not None and names is not None and len(keys) and rest:
-            wanted = np.asarray(rest, dtype=np.int64)
-            pos = np.searchsorted(keys, wanted).clip(0, len(keys) - 1)
-            found = keys[pos] == wanted
-            out = dict(zip(wanted[found].tolist(), names[pos[found]].tolist(), strict=True))
-            rest = wanted[~found].tolist()
-        if self._id_keys is not None:
-            extra = self._id_extra
+        extra: dict[int, str] | None = None
+        if self._id_map is not None:
+            keys, names, extra = self._id_map
+            if len(keys) and rest:
+                wanted = np.asarray(rest, dtype=np.int64)
+                pos = np.searchsorted(keys, wanted).clip(0, len(keys) - 1)
+                found = keys[pos] == wanted
+                out = dict(zip(wanted[found].tolist(), names[pos[found]].tolist(), strict=True))
+                rest = wanted[~found].tolist()
             out.update({i: extra[i] for i in rest if i in extra})
             rest = [i for i in rest if i not in extra]
         with self._lock:
@@ -249,8 +249,8 @@ class Catalog:
                 )
                 got = {int(r[0]): str(r[1]) for r in rows}
                 out.update(got)
-                if self._id_keys is not None:
-                    self._id_extra.update(got)
+                if extra is not None:
+                    extra.update(got)
         return out
 
     def load_id_map(self) -> int:
@@ -267,7 +267,7 @@ class Catalog:
         keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         names = np.empty(len(rows), dtype=object)
         names[:] = [r[1] for r in rows]
-        self._id_keys, self._id_names, self._id_extra = keys, names, {}
+        self._id_map = (keys, names, {})
         return len(rows)
 
     def articles(self, article_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -294,6 +294,12 @@ class Catalog:
                         "extra": json.loads(r[8]),
                     }
         return out
+
+    def committed_article_ids(self) -> list[str]:
+        """Ids of every committed article."""
+        with self._lock:
+            rows = self._db.execute("SELECT article_id FROM articles WHERE state = 'committed'")
+            return [r[0] for r in rows]
 
     def iter_paragraph_ids(self, *, include_pending: bool = False) -> Iterator[tuple[str, int]]:
         """Every ``(paragraph_id, vec_id)`` of committed (or, optionally, all) articles."""

@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.catalog import vec_id
+from indexer.catalog import Catalog, vec_id
 from indexer.chunker import chunk_article
 from indexer.errors import BackendUnavailable, IngestError
 from indexer.language import detect_language
+from indexer.lexical.base import LexicalBackend
 from indexer.models import Article, Paragraph
 from indexer.readers import ReadStats, RecordProblem, read_paths
 from indexer.stores import Stores
@@ -329,7 +330,7 @@ def repair(stores: Stores) -> int:
     return len(paragraphs)
 
 
-def rebuild_lexical(stores: Stores, batch_articles: int = 2000) -> int:
+def rebuild_lexical(catalog: Catalog, lexical: LexicalBackend, batch_articles: int = 2000) -> int:
     """Rewrite the lexical store from the catalog; returns paragraphs written.
 
     For an analyser or schema change (e.g. an embedded index from before stop words and the
@@ -337,16 +338,14 @@ def rebuild_lexical(stores: Stores, batch_articles: int = 2000) -> int:
     committed article's paragraphs are written again from the catalog's text. Vectors are not
     touched and nothing is embedded. Pending articles are left to :func:`repair`.
     """
-    stores.lexical.reset()
-    articles = list(
-        dict.fromkeys(p.rsplit(":", 1)[0] for p, _ in stores.catalog.iter_paragraph_ids())
-    )
+    lexical.reset()
+    articles = catalog.committed_article_ids()
     written = 0
     for i in range(0, len(articles), batch_articles):
-        paragraphs = stores.catalog.paragraphs_of(articles[i : i + batch_articles])
-        stores.lexical.upsert(paragraphs)
+        paragraphs = catalog.paragraphs_of(articles[i : i + batch_articles])
+        lexical.upsert(paragraphs)
         written += len(paragraphs)
-    stores.lexical.commit()
+    lexical.commit()
     return written
 
 

@@ -313,7 +313,7 @@ def repair(
     out: dict[str, int] = {}
     try:
         if lexical:
-            out["lexical_rebuilt"] = rebuild_lexical(stores)
+            out["lexical_rebuilt"] = rebuild_lexical(stores.catalog, stores.lexical)
         out["rewritten"] = run_repair(stores)
     except NewsSearchError as exc:
         fail(str(exc))

@@ -61,7 +61,7 @@ def group_by_article(hits: Sequence[Hit], aggregate: Aggregation = "max") -> lis
         raise ValueError(f"unknown aggregation {aggregate!r}")
     members: dict[str, list[Hit]] = {}
     for hit in hits:  # the hot loop of every search: kept to plain dict and list operations
-        aid = hit.paragraph_id.rpartition(":")[0]
+        aid = article_of(hit.paragraph_id)
         found = members.get(aid)
         if found is None:
             members[aid] = [hit]

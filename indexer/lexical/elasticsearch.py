@@ -283,6 +283,16 @@ class ElasticsearchBackend:
     # -- connection -----------------------------------------------------------------------------
     def _es(self) -> Elasticsearch:
         """The client, created on first use, with the index created when missing."""
+        client = self._connect()
+        with self._lock:
+            if not self._ready:
+                with self._guard("prepare the index"):
+                    self._ensure_index(client)
+                self._ready = True
+        return client
+
+    def _connect(self) -> Elasticsearch:
+        """The client, created on first use (the index is not checked)."""
         with self._lock:
             if self._client is None:
                 kwargs: dict[str, Any] = {
@@ -299,12 +309,7 @@ class ElasticsearchBackend:
                 if self._ca_certs:
                     kwargs["ca_certs"] = self._ca_certs
                 self._client = Elasticsearch(self.hosts, **kwargs)
-            client = self._client
-            if not self._ready:
-                with self._guard("prepare the index"):
-                    self._ensure_index(client)
-                self._ready = True
-            return client
+            return self._client
 
     def _reader(self) -> Elasticsearch:
         """The client for reads: one retry only, so a dead node fails fast."""
@@ -528,12 +533,12 @@ class ElasticsearchBackend:
                 yield str(hit["_id"])
 
     def reset(self) -> None:
-        """Delete the Elasticsearch index and create it again with the current mapping."""
-        client = self._es()
+        """Delete the Elasticsearch index (whatever its mapping) and create it again with the
+        current mapping."""
         with self._guard("reset the index"):
-            client.options(ignore_status=404).indices.delete(index=self.index)
-            with self._lock:
-                self._ready = False
+            self._connect().options(ignore_status=404).indices.delete(index=self.index)
+        with self._lock:
+            self._ready = False
         self._es()
 
     def close(self) -> None:
