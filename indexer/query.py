@@ -9,6 +9,18 @@ Syntax (Lucene-like, deliberately small):
   (quote values with spaces: ``source:"Der Standard"``); any other ``name:`` is just a word,
   so pasted text such as ``10:30`` or ``Note:`` still searches.
 
+Words: a word is letters and digits with inner hyphens, apostrophes or dots (``Nur-Sultan``,
+``don't``, ``U.S``). A hyphenated word becomes a :class:`Phrase` of its parts (``Nur-Sultan``
+-> ``Phrase(("Nur", "Sultan"))``), so both backends require the parts adjacent and in order;
+apostrophes and dots stay inside a part (Elasticsearch's standard tokenizer keeps ``U.S`` and
+``don't`` one token, tantivy splits them and matches the pieces as a phrase: exact either way).
+
+Stop words: in a *plain* query (see :attr:`ParsedQuery.is_plain`) optional terms that are
+German, English or Russian stop words (:func:`indexer.languages.is_stop_word`) are dropped from
+the tree (they stay in ``free_text`` for the dense retriever and are listed in
+``ParsedQuery.stop_words``), unless every term is one. Phrases, ``+x``, fields and every
+constrained query keep every word; the index keeps stop words, so those match exactly.
+
 Contract: :func:`parse_query` either returns a :class:`ParsedQuery` or raises
 :class:`~indexer.errors.QuerySyntaxError` with a message naming the problem. Terms are reduced
 to word characters, so nothing a user types reaches a backend as raw query syntax: backends
@@ -21,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 
 from indexer.errors import QuerySyntaxError
+from indexer.languages import is_stop_word
 
 MAX_QUERY_CHARS = 1000
 MAX_CLAUSES = 64
@@ -84,6 +97,8 @@ class ParsedQuery:
     free_text: str
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     constrained: bool = False
+    #: Stop words dropped from ``root`` of a plain query (they are still in ``free_text``).
+    stop_words: tuple[str, ...] = ()
 
     @property
     def is_plain(self) -> bool:
@@ -94,6 +109,31 @@ class ParsedQuery:
 def words(text: str) -> list[str]:
     """The word tokens of ``text`` (letters, digits, inner hyphens/apostrophes/dots)."""
     return _WORD.findall(text)
+
+
+def sub_words(text: str) -> list[str]:
+    """The words of ``text`` with hyphenated words split into their parts: what a
+    :class:`Term` or :class:`Phrase` holds (``"U.S.-based Nur-Sultan"`` ->
+    ``["U.S", "based", "Nur", "Sultan"]``)."""
+    return [part for word in words(text) for part in word.split("-")]
+
+
+def leaves(node: Node | None) -> list[Term | Phrase]:
+    """The distinct :class:`Term` and :class:`Phrase` nodes of a tree, in order of first
+    appearance, including those under ``must_not`` (e.g. for
+    :meth:`~indexer.lexical.base.LexicalBackend.matching_vec_ids`)."""
+    out: dict[Term | Phrase, None] = {}
+
+    def walk(n: Node) -> None:
+        if isinstance(n, Term | Phrase):
+            out.setdefault(n)
+            return
+        for part in (*n.must, *n.should, *n.must_not):
+            walk(part)
+
+    if node is not None:
+        walk(node)
+    return list(out)
 
 
 class _Parser:
@@ -168,9 +208,10 @@ class _Parser:
             occur = "must" if value == "+" else "must_not"
             if self.peek() is None:
                 raise QuerySyntaxError(f"'{value}' must be followed by a term")
+            start = len(self.positive)
             _, node = self.parse_unary(depth)
             if occur == "must_not":
-                self._drop_positive(node)
+                del self.positive[start:]  # excluded words are not looked for
             return occur, node
         if kind == "lpar":
             if depth >= 8:
@@ -217,10 +258,11 @@ class _Parser:
         return self.make_terms(raw[1:-1], fld)
 
     def make_terms(self, raw: str, fld: str) -> Node | None:
-        """One word -> Term; several (a quoted phrase, or "U.S.-based" splitting into
-        several words) -> Phrase, so they stay together."""
-        toks = words(raw)
-        self.positive.extend(toks)
+        """One word -> Term; several (a quoted phrase, or a hyphenated word such as
+        "Nur-Sultan" or "U.S.-based" splitting into its parts) -> Phrase, so they stay
+        together."""
+        toks = sub_words(raw)
+        self.positive.extend(words(raw))  # the dense retriever reads "Nur-Sultan" as typed
         self.count()
         if not toks:
             return None
@@ -232,21 +274,6 @@ class _Parser:
         self.clauses += 1
         if self.clauses > MAX_CLAUSES:
             raise QuerySyntaxError(f"too many terms (at most {MAX_CLAUSES})")
-
-    def _drop_positive(self, node: Node | None) -> None:
-        for w in _node_words(node):
-            if w in self.positive:
-                self.positive.remove(w)
-
-
-def _node_words(node: Node | None) -> list[str]:
-    if node is None:
-        return []
-    if isinstance(node, Term):
-        return [node.text]
-    if isinstance(node, Phrase):
-        return list(node.words)
-    return [w for part in (*node.must, *node.should, *node.must_not) for w in _node_words(part)]
 
 
 def parse_query(text: str) -> ParsedQuery:
@@ -262,9 +289,23 @@ def parse_query(text: str) -> ParsedQuery:
     if isinstance(root, Bool) and not root.must and not root.should and root.must_not:
         raise QuerySyntaxError("a query cannot only exclude terms; add a term to search for")
     filters = {k: tuple(v) for k, v in parser.filters.items()}
+    dropped: tuple[str, ...] = ()
+    if not parser.constrained and isinstance(root, Bool):
+        root, dropped = _drop_stop_words(root)
     return ParsedQuery(
         root=root,
         free_text=" ".join(parser.positive),
         filters=filters,
         constrained=parser.constrained,
+        stop_words=dropped,
     )
+
+
+def _drop_stop_words(root: Bool) -> tuple[Bool, tuple[str, ...]]:
+    """A plain query's root without its stop-word terms, and the words dropped; unchanged
+    when nothing else would be left."""
+    stop = [n for n in root.should if isinstance(n, Term) and is_stop_word(n.text)]
+    if not stop or len(stop) == len(root.should):
+        return root, ()
+    kept = tuple(n for n in root.should if not (isinstance(n, Term) and is_stop_word(n.text)))
+    return Bool(root.must, kept, root.must_not), tuple(n.text for n in stop)

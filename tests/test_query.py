@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from indexer.errors import QuerySyntaxError
-from indexer.query import Bool, Phrase, Term, parse_query
+from indexer.languages import is_stop_word, stop_word_languages
+from indexer.query import Bool, Phrase, Term, leaves, parse_query, sub_words
 
 
 def test_plain_words_are_optional_terms() -> None:
@@ -83,7 +84,8 @@ def test_syntax_errors_have_messages(text: str, message: str) -> None:
 
 def test_unknown_field_prefix_is_just_words() -> None:
     q = parse_query("colour:red at 10:30")
-    assert q.root == Bool(should=(Term("colour"), Term("red"), Term("at"), Term("10"), Term("30")))
+    assert q.root == Bool(should=(Term("colour"), Term("red"), Term("10"), Term("30")))
+    assert q.stop_words == ("at",)
 
 
 @pytest.mark.parametrize(
@@ -108,3 +110,95 @@ def test_empty_and_punctuation_only_queries() -> None:
     assert parse_query("").root is None
     assert parse_query("?!").root is None
     assert parse_query("source:x").root is None
+
+
+@pytest.mark.parametrize(
+    ("text", "node"),
+    [
+        ("Nur-Sultan", Phrase(("Nur", "Sultan"))),
+        ('"Nur-Sultan"', Phrase(("Nur", "Sultan"))),
+        ("U.S.-based", Phrase(("U.S", "based"))),
+        ("Baden-Württemberg-Tag", Phrase(("Baden", "Württemberg", "Tag"))),
+        ('"die Nur-Sultan-Frage"', Phrase(("die", "Nur", "Sultan", "Frage"))),
+        ("title:Nur-Sultan", Phrase(("Nur", "Sultan"), "title")),
+        ("don't", Term("don't")),  # one token for Elasticsearch; a phrase inside tantivy
+        ("U.S", Term("U.S")),
+    ],
+)
+def test_hyphenated_words_become_phrases_of_their_parts(text: str, node: Term | Phrase) -> None:
+    assert parse_query(text).root == Bool(should=(node,))
+
+
+def test_hyphenated_words_stay_whole_for_the_dense_retriever() -> None:
+    q = parse_query("Nur-Sultan U.S.-based talks")
+    assert q.root == Bool(
+        should=(Phrase(("Nur", "Sultan")), Phrase(("U.S", "based")), Term("talks"))
+    )
+    assert q.is_plain  # no quotes or operators were typed
+    assert q.free_text == "Nur-Sultan U.S based talks"
+    assert parse_query("Putin -Nur-Sultan").free_text == "Putin"
+    assert sub_words("U.S.-based Nur-Sultan") == ["U.S", "based", "Nur", "Sultan"]
+
+
+def test_plain_queries_leave_out_stop_words_but_keep_them_for_dense() -> None:
+    q = parse_query("Putin und die Gespräche in Moskau")
+    assert q.root == Bool(should=(Term("Putin"), Term("Gespräche"), Term("Moskau")))
+    assert q.stop_words == ("und", "die", "in")
+    assert q.free_text == "Putin und die Gespräche in Moskau"
+    assert q.is_plain
+    q = parse_query("переговоры и санкции")
+    assert q.root == Bool(should=(Term("переговоры"), Term("санкции")))
+    assert q.stop_words == ("и",)
+    # A hyphenated word keeps its stop words: it is a phrase.
+    q = parse_query("the Nur-Sultan talks source:x")
+    assert q.root == Bool(should=(Phrase(("Nur", "Sultan")), Term("talks")))
+    assert q.filters == {"sources": ("x",)}
+
+
+@pytest.mark.parametrize("text", ["the", "Die", "to be or not to be", "a OR the", "und?"])
+def test_a_query_of_stop_words_only_keeps_them(text: str) -> None:
+    q = parse_query(text)
+    assert q.stop_words == ()
+    typed = set(text.replace(" OR ", " ").strip("?").split())
+    assert {leaf.text for leaf in leaves(q.root)} == typed
+
+
+@pytest.mark.parametrize(
+    ("text", "root"),
+    [
+        ('"die Linke"', Bool(should=(Phrase(("die", "Linke")),))),
+        ("+die Linke", Bool(must=(Term("die"),), should=(Term("Linke"),))),
+        ("die AND Linke", Bool(should=(Bool(must=(Term("die"), Term("Linke"))),))),
+        ("title:die Linke", Bool(should=(Term("die", "title"), Term("Linke")))),
+        ("(die Linke)", Bool(should=(Bool(should=(Term("die"), Term("Linke"))),))),
+        ("die Linke -CDU", Bool(should=(Term("die"), Term("Linke")), must_not=(Term("CDU"),))),
+    ],
+)
+def test_constrained_queries_keep_every_word(text: str, root: Bool) -> None:
+    q = parse_query(text)
+    assert q.root == root
+    assert q.stop_words == ()
+
+
+def test_stop_words_come_from_tantivys_lists() -> None:
+    assert stop_word_languages("the") == ("en",)
+    assert stop_word_languages("nur") == ("de",)
+    assert stop_word_languages("и") == ("ru",)
+    assert set(stop_word_languages("in")) == {"de", "en"}
+    assert is_stop_word("Die") and is_stop_word("FÜR") and is_stop_word("Для")
+    # German stop words are dropped from any plain query, English "war" included.
+    assert is_stop_word("war")
+    for word in ("Putin", "Linke", "Sultan", "talks", "", "?!", "don't"):
+        assert not is_stop_word(word), word
+
+
+def test_leaves_are_distinct_and_include_excluded_ones() -> None:
+    q = parse_query('(talks OR "Nur-Sultan") AND NOT budget talks title:x')
+    assert leaves(q.root) == [
+        Term("talks"),
+        Phrase(("Nur", "Sultan")),
+        Term("budget"),
+        Term("x", "title"),
+    ]
+    assert leaves(None) == []
+    assert leaves(Term("a")) == [Term("a")]
