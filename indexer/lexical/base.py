@@ -13,7 +13,15 @@ Contract (checked by ``tests/contract/lexical_contract.py`` for every implementa
 - ``delete_articles`` removes every paragraph of the given articles; unknown ids are ignored.
 - ``highlight`` returns, per paragraph id, the ``(start, end)`` character spans in that
   paragraph's text where query terms match; paragraphs that do not match map to ``[]``.
-- Errors: an unreachable store raises :class:`~indexer.errors.BackendUnavailable`.
+- Stop words are indexed like every other word (stemming stays), so phrases match exactly
+  (``"Die Linke"``, ``"Nur-Sultan"``); which stop words a plain query leaves out is decided by
+  the query parser (:mod:`indexer.query`), never by a backend.
+- Errors: an unreachable store raises :class:`~indexer.errors.BackendUnavailable`. A store
+  written by an older NewsSearch (other analysers or schema) raises
+  :class:`LexicalIndexOutdated` (a ``BackendUnavailable``) from every search, highlight
+  and ``upsert``, with advice to run ``newssearch repair --lexical``;
+  ``count``, ``paragraph_ids``, ``fetch``, deletes, ``reset`` and ``close`` still work on it, and
+  ``reset`` turns it into a current, empty store.
 """
 
 from __future__ import annotations
@@ -21,11 +29,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+from indexer.errors import BackendUnavailable
+from indexer.languages import STEMMED_LANGUAGES
 from indexer.models import Filters, Hit, Paragraph
 from indexer.query import Node
 
-#: Language codes that get a stemming analyser; everything else uses the standard analyser.
-STEMMED_LANGUAGES = ("de", "en", "ru")
+__all__ = [
+    "STEMMED_LANGUAGES",
+    "LexicalBackend",
+    "LexicalIndexOutdated",
+    "VecIdSearch",
+    "analyzer_language",
+]
+
+#: What to run when a lexical store is outdated (also named in :class:`LexicalIndexOutdated`).
+REBUILD_ADVICE = "run `newssearch repair --lexical` to rebuild it from the catalog"
+
+
+class LexicalIndexOutdated(BackendUnavailable):
+    """The lexical store was built by another NewsSearch version (other analysers or schema):
+    it would answer wrongly, so it does not answer. ``newssearch repair --lexical`` rebuilds
+    it (``LexicalBackend.reset`` and a rewrite from the catalog)."""
 
 
 def analyzer_language(language: str | None) -> str:

@@ -3,10 +3,13 @@
 Layout (same as the embedded backend): one document per paragraph, ``_id`` = ``paragraph_id``.
 The paragraph text goes into ``text_<lang>`` and the article title into ``title_<lang>``, where
 ``<lang>`` is :func:`~indexer.lexical.base.analyzer_language` of the paragraph (``de``, ``en``,
-``ru`` with Elasticsearch's ``german``/``english``/``russian`` analyzers, ``std`` with the
-``standard`` analyzer). Text fields store offsets (``index_options: offsets``) for highlighting
-and use an explicit BM25 similarity (k1=1.2, b=0.75). Filter fields are ``keyword``s, the date is
-a ``date``. The mapping is ``dynamic: strict`` and carries a schema version in ``_meta``.
+``ru`` with custom analyzers ``newssearch_<lang>`` of Elasticsearch's ``german``/``english``/
+``russian`` type with ``stopwords: _none_``, i.e. stemming but no stop-word removal, so phrases
+match exactly; ``std`` with the ``standard`` analyzer). Text fields store offsets
+(``index_options: offsets``) for highlighting and use an explicit BM25 similarity (k1=1.2,
+b=0.75). Filter fields are ``keyword``s, the date is a ``date``, ``vec_id`` (the paragraph's
+FAISS id) a ``long`` with doc values. The mapping is ``dynamic: strict`` and carries
+``SCHEMA_VERSION`` in ``_meta``.
 
 Contracts beyond :class:`~indexer.lexical.base.LexicalBackend`:
 
@@ -17,6 +20,9 @@ Contracts beyond :class:`~indexer.lexical.base.LexicalBackend`:
   rejected with 429 are retried by ``elasticsearch.helpers`` with exponential backoff.
 - The index is created with the mapping on the first operation when it is missing; an existing
   index without NewsSearch's schema marker is refused (``BackendUnavailable``), never written.
+  One with another NewsSearch schema version is outdated: searches, highlights and
+  ``upsert`` raise :class:`~indexer.lexical.base.LexicalIndexOutdated`
+  (run ``newssearch repair --lexical``); ``reset`` deletes and recreates any index.
 - Writes: ``upsert``/``delete_paragraphs`` go through ``helpers.streaming_bulk`` without a
   refresh; ``commit`` refreshes the index (visibility; durability is per bulk via the
   translog). Item failures are sorted: version conflicts (409) are counted and logged (a
@@ -48,17 +54,25 @@ from elasticsearch import (
     helpers,
 )
 
+from indexer.catalog import vec_id
 from indexer.errors import BackendUnavailable, IngestError
-from indexer.lexical.base import STEMMED_LANGUAGES, analyzer_language
+from indexer.languages import STEMMED_LANGUAGES
+from indexer.lexical.base import REBUILD_ADVICE, LexicalIndexOutdated, analyzer_language
 from indexer.models import Filters, Hit, Paragraph
 from indexer.query import Node, Phrase, Term
 
 log = logging.getLogger(__name__)
 
 ANALYZER_LANGS = (*STEMMED_LANGUAGES, "std")
-#: Elasticsearch analyzer per analyser key (built in with the analysis-common module).
-ANALYZERS = {"de": "german", "en": "english", "ru": "russian", "std": "standard"}
-SCHEMA_VERSION = 1
+#: Elasticsearch language analyzer type per stemmed language (built in with analysis-common,
+#: and on the dev node by tools/es-runner's LanguageAnalyzersPlugin).
+LANGUAGE_ANALYZERS = {"de": "german", "en": "english", "ru": "russian"}
+#: Analyzer name per analyser key: ``newssearch_<lang>`` is defined in the index settings
+#: (:func:`index_body`) as that language's analyzer without stop words.
+ANALYZERS = {**{lang: f"newssearch_{lang}" for lang in LANGUAGE_ANALYZERS}, "std": "standard"}
+#: 1: the built-in language analyzers (stop words dropped), no ``vec_id``; 2: stop words
+#: indexed, ``vec_id``.
+SCHEMA_VERSION = 2
 SIMILARITY = "newssearch_bm25"
 _KEYWORDS = ("paragraph_id", "article_id", "source", "language", "section", "authors")
 _FILTER_FIELDS = (
@@ -95,6 +109,12 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
                 "number_of_shards": shards,
                 "number_of_replicas": replicas,
                 "similarity": {SIMILARITY: {"type": "BM25", "k1": 1.2, "b": 0.75}},
+                "analysis": {
+                    "analyzer": {
+                        ANALYZERS[lang]: {"type": kind, "stopwords": "_none_"}
+                        for lang, kind in LANGUAGE_ANALYZERS.items()
+                    }
+                },
             }
         },
         "mappings": {
@@ -106,6 +126,7 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
                 "position": {"type": "integer"},
                 "start": {"type": "integer"},
                 "end": {"type": "integer"},
+                "vec_id": {"type": "long"},
                 **text,
             },
         },
@@ -119,21 +140,13 @@ def _fields(field: str) -> list[str]:
 def build_query(node: Node) -> dict[str, Any]:
     """Query DSL for a query tree.
 
-    ``Term`` -> ``multi_match`` (best_fields, every token of the word required) over the
-    per-language fields of its field, so each language's analyser handles the word; ``Phrase``
-    -> ``multi_match`` of type ``phrase``; ``Bool`` -> ``bool`` with ``minimum_should_match: 1``
-    when there is no ``must``. A ``Bool`` with no positive clause matches nothing.
+    ``Term`` and ``Phrase`` -> ``multi_match`` of type ``phrase`` over the per-language fields
+    of their field, so each language's analyser handles the text: one token is a term query,
+    several (a phrase, or a word an analyser splits) must stand adjacent and in order, as on
+    the embedded backend. ``Bool`` -> ``bool`` with ``minimum_should_match: 1`` when there is
+    no ``must``. A ``Bool`` with no positive clause matches nothing.
     """
-    if isinstance(node, Term):
-        return {
-            "multi_match": {
-                "query": node.text,
-                "fields": _fields(node.field),
-                "type": "best_fields",
-                "operator": "and",
-            }
-        }
-    if isinstance(node, Phrase):
+    if isinstance(node, Term | Phrase):
         return {
             "multi_match": {"query": node.text, "fields": _fields(node.field), "type": "phrase"}
         }
@@ -210,6 +223,7 @@ def to_document(p: Paragraph) -> dict[str, Any]:
         "position": p.position,
         "start": p.start,
         "end": p.end,
+        "vec_id": vec_id(p.paragraph_id),
         "source": p.source,
         "language": p.language,
         "section": p.section,
@@ -279,6 +293,9 @@ class ElasticsearchBackend:
         self._client: Elasticsearch | None = None
         self._ready = False
         self._lock = threading.Lock()
+        #: Why the index must not answer (another schema version), or ``None``; set when the
+        #: index is first checked.
+        self.outdated: str | None = None
 
     # -- connection -----------------------------------------------------------------------------
     def _es(self) -> Elasticsearch:
@@ -325,14 +342,30 @@ class ElasticsearchBackend:
                 if err.error != "resource_already_exists_exception":
                     raise
         mapping = client.indices.get_mapping(index=self.index)
+        self.outdated = None
         for name, body in mapping.body.items():
-            meta = body.get("mappings", {}).get("_meta", {})
-            if meta.get("newssearch_schema") != SCHEMA_VERSION:
+            version = body.get("mappings", {}).get("_meta", {}).get("newssearch_schema")
+            if not isinstance(version, int):
                 raise BackendUnavailable(
                     f"Elasticsearch index {name!r} exists but was not created by NewsSearch "
-                    f"(schema {meta.get('newssearch_schema')!r}, expected {SCHEMA_VERSION}); "
+                    f"(schema {version!r}, expected {SCHEMA_VERSION}); "
                     "delete it or choose another index prefix"
                 )
+            if version != SCHEMA_VERSION:
+                built = "an older NewsSearch" if version < SCHEMA_VERSION else "a newer one"
+                self.outdated = (
+                    f"Elasticsearch index {name!r} was built by {built} (schema {version}, "
+                    f"this version needs {SCHEMA_VERSION}: stop words are now indexed) and "
+                    f"would answer wrongly; {REBUILD_ADVICE}"
+                )
+
+    def _current(self) -> Elasticsearch:
+        """The client, after checking that the index is in the current schema version
+        (else ``LexicalIndexOutdated``)."""
+        client = self._es()
+        if self.outdated is not None:
+            raise LexicalIndexOutdated(self.outdated)
+        return client
 
     @contextmanager
     def _guard(self, action: str) -> Iterator[None]:
@@ -360,6 +393,7 @@ class ElasticsearchBackend:
     # -- writes ---------------------------------------------------------------------------------
     def upsert(self, paragraphs: Sequence[Paragraph]) -> None:
         """Index (insert or replace) paragraphs by id; visible after :meth:`commit`."""
+        self._current()
         self._bulk(
             (
                 {
@@ -454,6 +488,7 @@ class ElasticsearchBackend:
     # -- reads ----------------------------------------------------------------------------------
     def search(self, query: Node, filters: Filters, limit: int) -> list[Hit]:
         """BM25 top-``limit`` hits, best first (ties by ``paragraph_id``)."""
+        self._current()
         if limit <= 0:
             return []
         es = self._reader()
@@ -490,6 +525,7 @@ class ElasticsearchBackend:
         ``number_of_fragments: 0`` (the whole text) and private-use tags, then converts the
         tagged text into character spans.
         """
+        self._current()
         out: dict[str, list[tuple[int, int]]] = {pid: [] for pid in paragraph_ids}
         leaves = positive_leaves(query)
         if not paragraph_ids or not leaves:
@@ -539,6 +575,7 @@ class ElasticsearchBackend:
             self._connect().options(ignore_status=404).indices.delete(index=self.index)
         with self._lock:
             self._ready = False
+            self.outdated = None
         self._es()
 
     def close(self) -> None:

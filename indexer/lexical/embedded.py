@@ -10,11 +10,18 @@ title into ``title_<lang>``, where ``<lang>`` is :func:`analyzer_language` of th
 (``de``, ``en``, ``ru`` or ``std``); each field has its own analyser. A query term is analysed
 by every field's analyser and the per-field clauses are OR-ed, so a paragraph is scored by the
 one field that holds its text. Keyword fields (``raw`` tokenizer) hold ids and filter values.
-The German, English and Russian analysers drop stop words (tantivy's built-in lists: Lucene's
-English set and the Snowball German and Russian sets, as Elasticsearch's language analysers
-do); positions keep their gaps, so a phrase with a stop word in it still matches exactly.
+Analysers: simple tokenizer, tokens longer than ``MAX_TOKEN_CHARS`` dropped, lowercase, and for
+German, English and Russian a Snowball stemmer. Stop words are indexed (so ``"Die Linke"`` and
+``"Nur-Sultan"`` match exactly); plain queries leave them out in the query parser.
 Each document also carries the paragraph's FAISS id (``vec_id``) as an i64 fast field, so a
 search reads its hits' ids from a column instead of loading every stored document.
+
+Versions: ``newssearch-lexical.json`` next to tantivy's ``meta.json`` records ``SCHEMA_VERSION``
+(schema and analysers). An index without it, or with another version (built before stop words
+were indexed, or before the ``vec_id`` column), opens, counts, lists, fetches and deletes, but
+every search, highlight and ``upsert`` raises
+:class:`~indexer.lexical.base.LexicalIndexOutdated` saying to run ``newssearch repair
+--lexical``; :meth:`EmbeddedBackend.reset` (what that repair starts with) works on any index.
 
 Concurrency: one writer per index directory (tantivy holds a lock file); any number of reader
 processes. ``commit`` makes writes durable and reloads this process's searcher; other
@@ -24,6 +31,7 @@ processes see them after ``refresh``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -34,12 +42,16 @@ from typing import Any
 import tantivy
 
 from indexer.catalog import vec_id
-from indexer.lexical.base import STEMMED_LANGUAGES, analyzer_language
+from indexer.languages import SNOWBALL, STEMMED_LANGUAGES
+from indexer.lexical.base import REBUILD_ADVICE, LexicalIndexOutdated, analyzer_language
 from indexer.models import Filters, Hit, Paragraph
 from indexer.query import Bool, Node, Phrase, Term
 
 ANALYZER_LANGS = (*STEMMED_LANGUAGES, "std")
-_STEMMERS = {"de": "german", "en": "english", "ru": "russian"}
+#: Schema and analysers of the index. 1 (never recorded): stop words dropped, ``vec_id``
+#: column (or, before that, none); 2: stop words indexed.
+SCHEMA_VERSION = 2
+VERSION_FILE = "newssearch-lexical.json"
 _KEYWORDS = ("paragraph_id", "article_id", "source", "language", "section", "authors")
 #: Tokens longer than this are dropped, like Lucene's default max token length guard.
 MAX_TOKEN_CHARS = 40
@@ -61,9 +73,8 @@ def _analyzer(lang: str) -> tantivy.TextAnalyzer:
         .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
         .filter(tantivy.Filter.lowercase())
     )
-    if lang in _STEMMERS:
-        builder = builder.filter(tantivy.Filter.stopword(_STEMMERS[lang]))
-        builder = builder.filter(tantivy.Filter.stemmer(_STEMMERS[lang]))
+    if lang in SNOWBALL:
+        builder = builder.filter(tantivy.Filter.stemmer(SNOWBALL[lang]))
     return builder.build()
 
 
@@ -81,10 +92,34 @@ def _schema() -> tantivy.Schema:
     return sb.build()
 
 
-def _stored_fields(path: Path) -> set[str]:
-    """Field names in the schema of the index stored at ``path`` (its ``meta.json``)."""
-    meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-    return {str(field["name"]) for field in meta.get("schema", [])}
+def stored_version(path: Path) -> int | None:
+    """The ``SCHEMA_VERSION`` recorded in the index directory ``path``; ``None`` when none is
+    (an index from before versions were recorded, or no index)."""
+    try:
+        data = json.loads((path / VERSION_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = data.get("schema") if isinstance(data, dict) else None
+    return version if isinstance(version, int) else None
+
+
+def _write_version(path: Path) -> None:
+    """Record ``SCHEMA_VERSION`` in ``path`` atomically (temp file, fsync, rename)."""
+    tmp = path / f".{VERSION_FILE}.tmp"
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump({"schema": SCHEMA_VERSION, "written_by": "newssearch"}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path / VERSION_FILE)
+
+
+def _outdated_message(path: Path, version: int | None) -> str:
+    built = "an older NewsSearch" if version is None or version < SCHEMA_VERSION else "a newer one"
+    return (
+        f"the lexical index at {path} was built by {built} (schema {version or 1}, this "
+        f"version needs {SCHEMA_VERSION}: stop words are now indexed) and would answer "
+        f"wrongly; {REBUILD_ADVICE}"
+    )
 
 
 class EmbeddedBackend:
@@ -95,23 +130,50 @@ class EmbeddedBackend:
     def __init__(self, path: Path, *, writer_heap: int = 64_000_000) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._schema = _schema()
         self._analyzers = {lang: _analyzer(lang) for lang in ANALYZER_LANGS}
-        exists = tantivy.Index.exists(str(path))
-        #: False for an index written before the ``vec_id`` column existed: it opens with its
-        #: own schema and answers through stored documents (``search_vec_ids`` gives None).
-        self.has_vec_ids = not exists or "vec_id" in _stored_fields(path)
-        if self.has_vec_ids:
-            self._index = tantivy.Index(self._schema, path=str(path), reuse=exists)
-        else:
-            self._index = tantivy.Index.open(str(path))
-            self._schema = self._index.schema
-        for lang, analyzer in self._analyzers.items():
-            self._index.register_tokenizer(f"ns_{lang}", analyzer)
         self._heap = writer_heap
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.RLock()
+        #: Why this index must not answer (built by another version), or ``None``.
+        self.outdated: str | None = None
+        self._open()
+
+    def _open(self) -> None:
+        """Open (or create) the index in ``path``, noting whether it is outdated."""
+        path = self.path
+        self._schema = _schema()
+        if not tantivy.Index.exists(str(path)):
+            _write_version(path)  # first, so no reader ever sees an unversioned new index
+            self._index = tantivy.Index(self._schema, path=str(path), reuse=False)
+            self.outdated = None
+        elif (version := stored_version(path)) == SCHEMA_VERSION:
+            self._index = tantivy.Index(self._schema, path=str(path), reuse=True)
+            self.outdated = None
+        else:
+            # Its own schema: enough to count, list, fetch and delete; nothing analysed.
+            self._index = tantivy.Index.open(str(path))
+            self._schema = self._index.schema
+            self.outdated = _outdated_message(path, version)
+        for lang, analyzer in self._analyzers.items():
+            self._index.register_tokenizer(f"ns_{lang}", analyzer)
+        self._version_stamp = self._stamp()
         self._index.reload()
+
+    @property
+    def has_vec_ids(self) -> bool:
+        """True when searches can read the ``vec_id`` column (a current index)."""
+        return self.outdated is None
+
+    def _stamp(self) -> int | None:
+        try:
+            return (self.path / VERSION_FILE).stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def _current(self) -> None:
+        """Raise ``LexicalIndexOutdated`` unless the index is in the current version."""
+        if self.outdated is not None:
+            raise LexicalIndexOutdated(self.outdated)
 
     # -- writes -------------------------------------------------------------------------------
     def _w(self) -> tantivy.IndexWriter:
@@ -122,6 +184,7 @@ class EmbeddedBackend:
     def upsert(self, paragraphs: Sequence[Paragraph]) -> None:
         """Insert or replace paragraphs; visible after :meth:`commit`."""
         with self._lock:
+            self._current()
             writer = self._w()
             for p in paragraphs:
                 writer.delete_documents_by_term("paragraph_id", p.paragraph_id)
@@ -144,8 +207,7 @@ class EmbeddedBackend:
         doc.add_integer("position", p.position)
         doc.add_integer("start", p.start)
         doc.add_integer("end", p.end)
-        if self.has_vec_ids:
-            doc.add_integer("vec_id", vec_id(p.paragraph_id))
+        doc.add_integer("vec_id", vec_id(p.paragraph_id))
         return doc
 
     def delete_articles(self, article_ids: Iterable[str]) -> None:
@@ -172,7 +234,16 @@ class EmbeddedBackend:
             self._index.reload()
 
     def refresh(self) -> None:
-        """Pick up commits made by other processes."""
+        """Pick up commits made by other processes, and an index another process rebuilt
+        (``newssearch repair --lexical``: a new version file) by reopening it."""
+        with self._lock:
+            if (
+                self._writer is None
+                and self._stamp() != self._version_stamp
+                and tantivy.Index.exists(str(self.path))
+            ):
+                self._open()
+                return
         self._index.reload()
 
     # -- reads --------------------------------------------------------------------------------
@@ -193,10 +264,9 @@ class EmbeddedBackend:
 
         Reads the ids from the ``vec_id`` fast field (no stored-document access). Order: score
         descending (ties in no particular order; the caller resolves ids and breaks them).
-        ``None`` when part of the index predates that field: use :meth:`search` then.
+        ``None`` (use :meth:`search`) only if a segment lacks that field, which a current
+        index never does.
         """
-        if not self.has_vec_ids:
-            return None
         searcher, result = self._run(query, filters, limit)
         if not result:
             return []
@@ -211,6 +281,7 @@ class EmbeddedBackend:
     def _run(
         self, query: Node, filters: Filters, limit: int
     ) -> tuple[tantivy.Searcher, list[tuple[float, tantivy.DocAddress]]]:
+        self._current()
         searcher = self._index.searcher()
         q = self._query(query) if limit > 0 else None
         if q is None:
@@ -241,20 +312,31 @@ class EmbeddedBackend:
         """Spans of tokens that match a positive query term, per paragraph.
 
         Paragraphs given in ``known`` (e.g. just read from the catalog) are analysed from
-        there; only the others are fetched from the index.
+        there; only the others are fetched from the index. Like Elasticsearch's highlighter:
+        only leaves on field ``text`` mark text, and a phrase (or a word the analyser splits,
+        such as ``U.S``) is marked only where its tokens stand adjacent and in order.
         """
-        stems = {lang: self._stems(query, lang) for lang in ANALYZER_LANGS}
+        self._current()
+        patterns = {lang: self._patterns(query, lang) for lang in ANALYZER_LANGS}
         given = {pid: known[pid] for pid in paragraph_ids if known and pid in known}
         missing = [pid for pid in paragraph_ids if pid not in given]
         out: dict[str, list[tuple[int, int]]] = {}
         for pid, p in (given | (self.fetch(missing) if missing else {})).items():
             lang = analyzer_language(p.language)
             tokens = self._analyzers[lang].pre_tokenize(p.text).tokens
-            out[pid] = [
-                (t.char_offset_from, t.char_offset_to) for t in tokens if t.text in stems[lang]
-            ]
+            out[pid] = _marked(tokens, patterns[lang])
         for pid in paragraph_ids:
             out.setdefault(pid, [])
+        return out
+
+    def _patterns(self, node: Node, lang: str) -> list[list[tuple[int, str]]]:
+        """Per positive ``text`` leaf, its analysed tokens as (relative position, token)."""
+        out = []
+        for leaf in _positive_text_leaves(node):
+            tokens = self._analyzers[lang].pre_tokenize(_leaf_text(leaf)).tokens
+            if tokens:
+                first = tokens[0].position
+                out.append([(t.position - first, t.text) for t in tokens])
         return out
 
     def count(self) -> int:
@@ -272,19 +354,15 @@ class EmbeddedBackend:
             yield str(searcher.doc(addr).get_first("paragraph_id"))
 
     def reset(self) -> None:
-        """Delete the index directory and start an empty index in the current schema."""
+        """Delete the index directory (whatever version built it) and start an empty index in
+        the current schema and analysers."""
         with self._lock:
             if self._writer is not None:
                 self._writer.rollback()
                 self._writer = None
             shutil.rmtree(self.path)
             self.path.mkdir(parents=True)
-            self._schema = _schema()
-            self.has_vec_ids = True
-            self._index = tantivy.Index(self._schema, path=str(self.path), reuse=False)
-            for lang, analyzer in self._analyzers.items():
-                self._index.register_tokenizer(f"ns_{lang}", analyzer)
-            self._index.reload()
+            self._open()
 
     def close(self) -> None:
         """Drop the writer (uncommitted writes are discarded). Idempotent."""
@@ -296,10 +374,10 @@ class EmbeddedBackend:
     # -- query translation --------------------------------------------------------------------
     def _query(self, node: Node) -> tantivy.Query | None:
         if isinstance(node, Term | Phrase):
-            text = node.text if isinstance(node, Term) else " ".join(node.words)
+            text = _leaf_text(node)
             per_field = []
             for lang in ANALYZER_LANGS:
-                # Positions from the analyser keep the gaps stop words leave, as indexed.
+                # Positions from the analyser keep the gaps dropped long tokens leave, as indexed.
                 tokens = self._analyzers[lang].pre_tokenize(text).tokens
                 field = f"{node.field}_{lang}"
                 if len(tokens) == 1:
@@ -353,14 +431,6 @@ class EmbeddedBackend:
             out.append((tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)))
         return out
 
-    def _stems(self, node: Node, lang: str) -> set[str]:
-        if isinstance(node, Term):
-            return set(self._analyzers[lang].analyze(node.text))
-        if isinstance(node, Phrase):
-            return {t for w in node.words for t in self._analyzers[lang].analyze(w)}
-        assert isinstance(node, Bool)
-        return {t for part in (*node.must, *node.should) for t in self._stems(part, lang)}
-
     @staticmethod
     def _paragraph(d: dict[str, list[Any]]) -> Paragraph:
         def first(key: str) -> Any:
@@ -385,3 +455,30 @@ class EmbeddedBackend:
             authors=tuple(d.get("authors") or ()),
             published_at=published,
         )
+
+
+def _leaf_text(leaf: Term | Phrase) -> str:
+    return leaf.text if isinstance(leaf, Term) else " ".join(leaf.words)
+
+
+def _positive_text_leaves(node: Node) -> list[Term | Phrase]:
+    if isinstance(node, Term | Phrase):
+        return [node] if node.field == "text" else []
+    assert isinstance(node, Bool)
+    return [leaf for part in (*node.must, *node.should) for leaf in _positive_text_leaves(part)]
+
+
+def _marked(tokens: Sequence[Any], patterns: list[list[tuple[int, str]]]) -> list[tuple[int, int]]:
+    """Character spans of the tokens that match a pattern: a single token anywhere, several
+    only where each stands at its relative position from the first (as a phrase query)."""
+    at = {t.position: t for t in tokens}
+    hit: set[int] = set()
+    for pattern in patterns:
+        head = pattern[0][1]
+        for t in tokens:
+            if t.text != head:
+                continue
+            spots = [(t.position + rel, text) for rel, text in pattern]
+            if all(pos in at and at[pos].text == text for pos, text in spots):
+                hit.update(pos for pos, _ in spots)
+    return [(at[p].char_offset_from, at[p].char_offset_to) for p in sorted(hit)]

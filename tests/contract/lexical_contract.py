@@ -82,8 +82,28 @@ CORPUS = [
 ]
 
 
+#: Stop words inside names and phrases: each must match only where its words stand together.
+STOP_WORD_CORPUS = [
+    para("s1:0", "Sultan Qabus regierte Oman fast fünfzig Jahre.", lang="de"),
+    para("s2:0", "Sultan Qabus ruled Oman for almost fifty years."),
+    para("s3:0", "Nur-Sultan ist seit 2019 der Name der Hauptstadt.", lang="de"),
+    para("s4:0", "Astana was called Nur-Sultan from 2019 to 2022."),
+    para("s5:0", "Die Linke stellt in Thüringen den Ministerpräsidenten.", lang="de"),
+    para("s6:0", "Die Partei verlor, Linke und Grüne gewannen.", lang="de"),
+    para("s7:0", "Die Alternative für Deutschland zog in den Landtag ein.", lang="de"),
+    para("s8:0", "Eine Alternative gegen Deutschland gab es nicht.", lang="de"),
+    para("s9:0", "A U.S.-based group sued the agency."),
+    para("s10:0", "The group is based in the U.K., not the U.S."),
+]
+
+
 def ids(hits: list) -> list[str]:  # type: ignore[type-arg]
     return [h.paragraph_id for h in hits]
+
+
+def marked_words(text: str, spans: list[tuple[int, int]]) -> list[str]:
+    """The words inside highlight spans (one span may cover several adjacent words)."""
+    return [w for s, e in spans for w in text[s:e].split()]
 
 
 class LexicalBackendContract:
@@ -188,7 +208,7 @@ class LexicalBackendContract:
         assert [text[s:e] for s, e in spans["a3:0"]] == ["Gespräche", "Putin"]
         assert spans["a2:0"] == []
 
-    def test_stop_words_keep_phrase_positions(self, make_backend: Factory) -> None:
+    def test_phrases_with_stop_words_match_exactly(self, make_backend: Factory) -> None:
         b = make_backend()
         b.upsert(
             [
@@ -198,12 +218,62 @@ class LexicalBackendContract:
             ]
         )
         b.commit()
-        # Stop words are not indexed, but their positions are: the phrase matches only the
-        # paragraph with the same gap between "war" and "worlds".
+        # Stop words are indexed: the phrase needs exactly these words in this order.
         assert self.search(b, '"war of the worlds"') == ["w1:0"]
+        assert self.search(b, '"war the worlds"') == ["w3:0"]
         assert set(self.search(b, "war worlds")) == {"w1:0", "w2:0", "w3:0"}
-        # A stop word alone matches nothing in English text (it is not a term there).
-        assert self.search(b, "the") == []
+        # A query of stop words only keeps them, and they match like any word.
+        assert set(self.search(b, "the")) == {"w1:0", "w3:0"}
+        assert set(self.search(b, "+the +war")) == {"w1:0", "w3:0"}
+
+    @pytest.fixture
+    def stop_words(self, make_backend: Factory) -> LexicalBackend:
+        b = make_backend()
+        b.upsert(STOP_WORD_CORPUS)
+        b.commit()
+        return b
+
+    def test_hyphenated_names_match_only_together(self, stop_words: LexicalBackend) -> None:
+        # "nur" is a German stop word: "Nur-Sultan" must not shrink to "Sultan".
+        assert set(self.search(stop_words, '"Nur-Sultan"')) == {"s3:0", "s4:0"}
+        assert set(self.search(stop_words, "Nur-Sultan")) == {"s3:0", "s4:0"}
+        assert set(self.search(stop_words, '"Nur Sultan"')) == {"s3:0", "s4:0"}
+        assert set(self.search(stop_words, "Sultan")) == {"s1:0", "s2:0", "s3:0", "s4:0"}
+        assert self.search(stop_words, "U.S.-based") == ["s9:0"]
+        assert self.search(stop_words, "title:Nur-Sultan") == []
+
+    def test_stop_word_phrases_match_only_where_adjacent(self, stop_words: LexicalBackend) -> None:
+        assert self.search(stop_words, '"die Linke"') == ["s5:0"]
+        assert self.search(stop_words, '"Die Linke" Thüringen') == ["s5:0"]
+        assert self.search(stop_words, '"Alternative für Deutschland"') == ["s7:0"]
+        assert self.search(stop_words, '"Alternative gegen Deutschland"') == ["s8:0"]
+        assert set(self.search(stop_words, "+Linke")) == {"s5:0", "s6:0"}
+
+    def test_plain_query_with_stop_words_finds_content_words(
+        self, backend: LexicalBackend, stop_words: LexicalBackend
+    ) -> None:
+        parsed = parse_query("the talks in Moscow")
+        assert parsed.stop_words == ("the", "in")
+        assert self.search(backend, "the talks in Moscow")[0] == "a1:0"
+        assert "a3:0" in self.search(backend, "die Gespräche und drei Stunden")
+        assert set(self.search(stop_words, "Die Linke")) == {"s5:0", "s6:0"}
+
+    def test_highlight_marks_phrases_where_they_match(self, stop_words: LexicalBackend) -> None:
+        text = {p.paragraph_id: p.text for p in STOP_WORD_CORPUS}
+        q = parse_query('"die Linke"').root
+        assert q is not None
+        spans = stop_words.highlight(q, ["s5:0", "s6:0"])
+        assert marked_words(text["s5:0"], spans["s5:0"]) == ["Die", "Linke"]
+        assert spans["s6:0"] == []
+        q = parse_query("Die Linke Thüringen").root  # plain: "Die" is left out
+        assert q is not None
+        spans = stop_words.highlight(q, ["s5:0"])
+        assert marked_words(text["s5:0"], spans["s5:0"]) == ["Linke", "Thüringen"]
+        q = parse_query("Nur-Sultan").root
+        assert q is not None
+        spans = stop_words.highlight(q, ["s3:0", "s1:0"])
+        assert marked_words(text["s3:0"], spans["s3:0"]) in (["Nur-Sultan"], ["Nur", "Sultan"])
+        assert spans["s1:0"] == []
 
     def test_highlight_uses_known_paragraphs(self, backend: LexicalBackend) -> None:
         q = parse_query("budget").root

@@ -15,12 +15,16 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
+from indexer.catalog import vec_id
 from indexer.errors import BackendUnavailable, IngestError
+from indexer.lexical.base import LexicalIndexOutdated
 from indexer.lexical.elasticsearch import (
     POST_TAG,
     PRE_TAG,
+    SCHEMA_VERSION,
     ElasticsearchBackend,
     build_search,
+    index_body,
     spans_from_tagged,
 )
 from indexer.models import Filters
@@ -64,7 +68,13 @@ def test_mapping_is_explicit_with_per_language_analyzers(
     mapping = es_client.indices.get_mapping(index=es_index_name)[es_index_name]["mappings"]
     assert mapping["dynamic"] == "strict"
     props = mapping["properties"]
-    expected = {"de": "german", "en": "english", "ru": "russian", "std": "standard"}
+    assert mapping["_meta"] == {"newssearch_schema": SCHEMA_VERSION}
+    expected = {
+        "de": "newssearch_de",
+        "en": "newssearch_en",
+        "ru": "newssearch_ru",
+        "std": "standard",
+    }
     for lang, analyzer in expected.items():
         for prefix in ("text", "title"):
             field = props[f"{prefix}_{lang}"]
@@ -76,9 +86,16 @@ def test_mapping_is_explicit_with_per_language_analyzers(
         assert props[key]["type"] == "keyword"
     assert props["published_at"]["type"] == "date"
     assert {props[k]["type"] for k in ("position", "start", "end")} == {"integer"}
+    assert props["vec_id"] == {"type": "long"}  # doc values on, the default
     settings = es_client.indices.get_settings(index=es_index_name)[es_index_name]["settings"]
     bm25 = settings["index"]["similarity"]["newssearch_bm25"]
     assert (bm25["type"], float(bm25["k1"]), float(bm25["b"])) == ("BM25", 1.2, 0.75)
+    # The language analyzers as a distribution's analysis-common configures them.
+    assert settings["index"]["analysis"]["analyzer"] == {
+        "newssearch_de": {"type": "german", "stopwords": "_none_"},
+        "newssearch_en": {"type": "english", "stopwords": "_none_"},
+        "newssearch_ru": {"type": "russian", "stopwords": "_none_"},
+    }
 
 
 def test_analysis_common_language_analyzers_are_real(
@@ -88,10 +105,40 @@ def test_analysis_common_language_analyzers_are_real(
         resp = es_client.indices.analyze(index=es_index_name, field=field, text=text)
         return [t["token"] for t in resp["tokens"]]
 
-    assert tokens("text_de", "Die Gespräche") == ["gesprach"]  # stop word, umlaut, plural
-    assert tokens("text_en", "The running dogs") == ["run", "dog"]
-    assert tokens("text_ru", "Переговоры президентов") == ["переговор", "президент"]
+    # Stop words kept, umlaut folded, plural stemmed.
+    assert tokens("text_de", "Die Gespräche nur") == ["die", "gesprach", "nur"]
+    assert tokens("text_en", "The running dogs") == ["the", "run", "dog"]
+    assert tokens("text_ru", "Переговоры и президенты") == ["переговор", "и", "президент"]
     assert tokens("text_std", "Die Gespräche") == ["die", "gespräche"]
+
+
+def test_language_analyzers_honour_the_stopwords_setting(
+    es_client: Elasticsearch, es_index_name: str
+) -> None:
+    """The dev node's LanguageAnalyzersPlugin parses ``stopwords`` as analysis-common does."""
+    es_client.indices.create(
+        index=es_index_name,
+        settings={
+            "analysis": {
+                "analyzer": {
+                    "none": {"type": "german", "stopwords": "_none_"},
+                    "default": {"type": "german"},
+                    "listed": {"type": "english", "stopwords": ["war", "worlds"]},
+                    "named": {"type": "russian", "stopwords": "_english_"},
+                }
+            }
+        },
+    )
+
+    def tokens(analyzer: str, text: str) -> list[str]:
+        resp = es_client.indices.analyze(index=es_index_name, analyzer=analyzer, text=text)
+        return [t["token"] for t in resp["tokens"]]
+
+    assert tokens("none", "Die Linke und nur") == ["die", "link", "und", "nur"]
+    assert tokens("default", "Die Linke und nur") == ["link"]
+    assert tokens("german", "Die Linke und nur") == ["link"]  # the built-in name: defaults
+    assert tokens("listed", "The war of the worlds") == ["the", "of", "the"]
+    assert tokens("named", "the и переговоры") == ["и", "переговор"]
 
 
 def test_paragraph_lands_in_its_language_field(
@@ -182,6 +229,39 @@ def test_client_and_index_are_created_lazily(
     assert es_client.indices.exists(index=es_index_name)
     backend.close()
     backend.close()  # idempotent
+
+
+def test_an_index_of_an_older_schema_refuses_to_answer_until_reset(
+    es_client: Elasticsearch, es_index_name: str, es_url: str
+) -> None:
+    body = index_body()
+    body["mappings"]["_meta"]["newssearch_schema"] = SCHEMA_VERSION - 1
+    es_client.indices.create(index=es_index_name, **body)
+    backend = ElasticsearchBackend([es_url], es_index_name)
+    assert backend.count() == 0  # counting (check) still works
+    root = parse_query("talks").root
+    assert root is not None
+    for call in (
+        lambda: backend.search(root, Filters(), 5),
+        lambda: backend.highlight(root, ["a1:0"]),
+        lambda: backend.upsert([CORPUS[0]]),
+    ):
+        with pytest.raises(LexicalIndexOutdated, match=r"older NewsSearch.*repair --lexical"):
+            call()
+    backend.reset()
+    backend.upsert(CORPUS)
+    backend.commit()
+    assert [h.paragraph_id for h in backend.search(root, Filters(), 1)] == ["a5:0"]
+    backend.close()
+    mapping = es_client.indices.get_mapping(index=es_index_name)[es_index_name]["mappings"]
+    assert mapping["_meta"]["newssearch_schema"] == SCHEMA_VERSION
+
+
+def test_vec_id_is_stored_with_each_paragraph(
+    loaded: ElasticsearchBackend, es_client: Elasticsearch, es_index_name: str
+) -> None:
+    src = es_client.get(index=es_index_name, id="a3:0")["_source"]
+    assert src["vec_id"] == vec_id("a3:0")
 
 
 def test_foreign_index_is_refused(
