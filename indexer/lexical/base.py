@@ -16,10 +16,13 @@ Contract (checked by ``tests/contract/lexical_contract.py`` for every implementa
 - Stop words are indexed like every other word (stemming stays), so phrases match exactly
   (``"Die Linke"``, ``"Nur-Sultan"``); which stop words a plain query leaves out is decided by
   the query parser (:mod:`indexer.query`), never by a backend.
+- ``matching_vec_ids`` returns, per leaf, the FAISS ids of *every* matching paragraph (no
+  limit, no filters): exactly the paragraphs ``search(leaf, Filters(), limit=everything)``
+  returns, mapped through :func:`indexer.catalog.vec_id`.
 - Errors: an unreachable store raises :class:`~indexer.errors.BackendUnavailable`. A store
   written by an older NewsSearch (other analysers or schema) raises
-  :class:`LexicalIndexOutdated` (a ``BackendUnavailable``) from every search, highlight
-  and ``upsert``, with advice to run ``newssearch repair --lexical``;
+  :class:`LexicalIndexOutdated` (a ``BackendUnavailable``) from every search, highlight,
+  ``matching_vec_ids`` and ``upsert``, with advice to run ``newssearch repair --lexical``;
   ``count``, ``paragraph_ids``, ``fetch``, deletes, ``reset`` and ``close`` still work on it, and
   ``reset`` turns it into a current, empty store.
 """
@@ -29,10 +32,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+import numpy.typing as npt
+
 from indexer.errors import BackendUnavailable
 from indexer.languages import STEMMED_LANGUAGES
 from indexer.models import Filters, Hit, Paragraph
-from indexer.query import Node
+from indexer.query import Node, Phrase, Term
 
 __all__ = [
     "STEMMED_LANGUAGES",
@@ -91,6 +97,17 @@ class LexicalBackend(Protocol):
 
         ``known`` optionally supplies paragraphs the caller already holds (same ids, same text
         as stored), so a backend that analyses text locally need not fetch them again.
+        """
+
+    def matching_vec_ids(self, leaves: Sequence[Term | Phrase]) -> list[npt.NDArray[np.int64]]:
+        """For each leaf (a Term or Phrase on field "text" or "title"), the vec_ids
+        (indexer.catalog.vec_id(paragraph_id)) of every stored, committed paragraph that matches
+        it: no filters, no limit, distinct, any order. A leaf that analyses to nothing -> empty
+        array. Raises BackendUnavailable when the store cannot be reached.
+
+        One array per leaf, in the order of ``leaves`` (repeated leaves get equal arrays).
+        A paragraph matches a leaf exactly when ``search(leaf, Filters(), limit)`` with a large
+        enough ``limit`` returns it. Raises ``ValueError`` for any other node or field.
         """
 
     def count(self) -> int:

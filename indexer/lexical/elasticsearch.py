@@ -20,8 +20,8 @@ Contracts beyond :class:`~indexer.lexical.base.LexicalBackend`:
   rejected with 429 are retried by ``elasticsearch.helpers`` with exponential backoff.
 - The index is created with the mapping on the first operation when it is missing; an existing
   index without NewsSearch's schema marker is refused (``BackendUnavailable``), never written.
-  One with another NewsSearch schema version is outdated: searches, highlights and
-  ``upsert`` raise :class:`~indexer.lexical.base.LexicalIndexOutdated`
+  One with another NewsSearch schema version is outdated: searches, highlights,
+  ``matching_vec_ids`` and ``upsert`` raise :class:`~indexer.lexical.base.LexicalIndexOutdated`
   (run ``newssearch repair --lexical``); ``reset`` deletes and recreates any index.
 - Writes: ``upsert``/``delete_paragraphs`` go through ``helpers.streaming_bulk`` without a
   refresh; ``commit`` refreshes the index (visibility; durability is per bulk via the
@@ -34,6 +34,9 @@ Contracts beyond :class:`~indexer.lexical.base.LexicalBackend`:
 - Queries are Query DSL built from the :mod:`indexer.query` tree (``multi_match`` per term or
   phrase over the per-language fields, ``bool``, ``terms``/``range`` filters); user text is only
   ever a ``query`` string of a ``multi_match``, never ``query_string`` syntax.
+- ``matching_vec_ids`` reads every match of each leaf from one point in time, in pages of
+  ``MATCH_PAGE`` sorted by ``_shard_doc`` with ``search_after`` (``vec_id`` from doc values),
+  all unfinished leaves of a round in one ``_msearch``: exact, with no 10,000 cap.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from elastic_transport import TransportError
 from elasticsearch import (
     ApiError,
@@ -59,7 +64,7 @@ from indexer.errors import BackendUnavailable, IngestError
 from indexer.languages import STEMMED_LANGUAGES
 from indexer.lexical.base import REBUILD_ADVICE, LexicalIndexOutdated, analyzer_language
 from indexer.models import Filters, Hit, Paragraph
-from indexer.query import Node, Phrase, Term
+from indexer.query import SEARCH_FIELDS, Node, Phrase, Term
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +78,13 @@ ANALYZERS = {**{lang: f"newssearch_{lang}" for lang in LANGUAGE_ANALYZERS}, "std
 #: 1: the built-in language analyzers (stop words dropped), no ``vec_id``; 2: stop words
 #: indexed, ``vec_id``.
 SCHEMA_VERSION = 2
+#: Hits per page when :meth:`ElasticsearchBackend.matching_vec_ids` lists every match (the
+#: default ``index.max_result_window``).
+MATCH_PAGE = 10_000
+_MATCH_FILTER_PATH = ",".join(
+    f"responses.{key}"
+    for key in ("status", "error", "pit_id", "hits.hits.fields", "hits.hits.sort")
+)
 SIMILARITY = "newssearch_bm25"
 _KEYWORDS = ("paragraph_id", "article_id", "source", "language", "section", "authors")
 _FILTER_FIELDS = (
@@ -296,6 +308,7 @@ class ElasticsearchBackend:
         #: Why the index must not answer (another schema version), or ``None``; set when the
         #: index is first checked.
         self.outdated: str | None = None
+        self._match_page = MATCH_PAGE
 
     # -- connection -----------------------------------------------------------------------------
     def _es(self) -> Elasticsearch:
@@ -552,6 +565,73 @@ class ElasticsearchBackend:
             for fragments in hit.get("highlight", {}).values():
                 out[str(hit["_id"])] = spans_from_tagged(fragments[0])
         return out
+
+    def matching_vec_ids(self, leaves: Sequence[Term | Phrase]) -> list[npt.NDArray[np.int64]]:
+        """FAISS ids of every paragraph visible to searches that matches each leaf (no limit,
+        no filters); see the module docstring for how they are paged."""
+        for leaf in leaves:
+            if not isinstance(leaf, Term | Phrase) or leaf.field not in SEARCH_FIELDS:
+                raise ValueError(f"a leaf must be a Term or Phrase on {SEARCH_FIELDS}: {leaf!r}")
+        self._current()
+        distinct = list(dict.fromkeys(leaves))
+        if not distinct:
+            return []
+        es = self._reader()
+        found: dict[Term | Phrase, list[int]] = {leaf: [] for leaf in distinct}
+        with self._guard("list matching paragraphs"):
+            pit = str(es.open_point_in_time(index=self.index, keep_alive="1m")["id"])
+            try:
+                pit = self._page_matches(es, pit, distinct, found)
+            finally:
+                es.options(ignore_status=404).close_point_in_time(id=pit)
+        arrays = {leaf: np.array(ids, dtype=np.int64) for leaf, ids in found.items()}
+        return [arrays[leaf] for leaf in leaves]
+
+    def _page_matches(
+        self,
+        es: Elasticsearch,
+        pit: str,
+        leaves: list[Term | Phrase],
+        found: dict[Term | Phrase, list[int]],
+    ) -> str:
+        """Fill ``found`` with every match of each leaf; returns the latest point-in-time id."""
+        after: dict[Term | Phrase, list[Any] | None] = dict.fromkeys(leaves)
+        while after:
+            searches: list[dict[str, Any]] = []
+            for leaf, cursor in after.items():
+                body: dict[str, Any] = {
+                    # Filter context: no scores to compute, cacheable.
+                    "query": {"bool": {"filter": [build_query(leaf)]}},
+                    "size": self._match_page,
+                    "pit": {"id": pit, "keep_alive": "1m"},
+                    "sort": [{"_shard_doc": "asc"}],
+                    "_source": False,
+                    "stored_fields": "_none_",
+                    "docvalue_fields": ["vec_id"],
+                    "track_total_hits": False,
+                }
+                if cursor is not None:
+                    body["search_after"] = cursor
+                searches.extend(({}, body))
+            # Only the fields read (less JSON to build and parse). Every item keeps its
+            # "status", so the responses stay aligned with the searches.
+            resp = es.msearch(searches=searches, filter_path=_MATCH_FILTER_PATH)
+            for leaf, item in zip(list(after), resp["responses"], strict=True):
+                if "error" in item or item.get("status", 200) != 200:
+                    error = item.get("error", "no reason given")
+                    reason = error.get("reason", error) if isinstance(error, dict) else error
+                    raise BackendUnavailable(
+                        f"Elasticsearch failed to list the matches of {leaf!r} in index "
+                        f"{self.index!r} (HTTP {item.get('status')}): {reason}"
+                    )
+                pit = str(item.get("pit_id") or pit)
+                hits = item.get("hits", {}).get("hits", [])
+                found[leaf].extend(int(hit["fields"]["vec_id"][0]) for hit in hits)
+                if len(hits) < self._match_page:
+                    del after[leaf]
+                else:
+                    after[leaf] = hits[-1]["sort"]
+        return pit
 
     def count(self) -> int:
         """Number of paragraphs visible to searches (i.e. as of the last refresh)."""

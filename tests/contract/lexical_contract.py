@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from indexer.catalog import vec_id
 from indexer.lexical.base import LexicalBackend
 from indexer.models import Filters, Paragraph
-from indexer.query import parse_query
+from indexer.query import Phrase, Term, leaves, parse_query
 
 Factory = Callable[[], LexicalBackend]
 
@@ -274,6 +275,61 @@ class LexicalBackendContract:
         spans = stop_words.highlight(q, ["s3:0", "s1:0"])
         assert marked_words(text["s3:0"], spans["s3:0"]) in (["Nur-Sultan"], ["Nur", "Sultan"])
         assert spans["s1:0"] == []
+
+    def test_matching_vec_ids_is_every_match(
+        self, backend: LexicalBackend, stop_words: LexicalBackend
+    ) -> None:
+        cases: list[tuple[LexicalBackend, list[Term | Phrase]]] = [
+            (
+                backend,
+                [
+                    Term("talks"),
+                    Term("Putin"),
+                    Term("Gespräch"),
+                    Term("переговор"),
+                    Phrase(("Putin", "and", "Tokayev")),
+                    Phrase(("Tokayev", "and", "Putin")),
+                    Term("Waffen", "title"),
+                    Term("talks", "title"),
+                    Term("the"),
+                    Phrase(("the", "presidents")),
+                    Term("nonexistentword"),
+                    Term("talks"),  # repeated: same answer
+                ],
+            ),
+            (
+                stop_words,
+                [
+                    *leaves(parse_query('"die Linke" Nur-Sultan "U.S.-based" Sultan').root),
+                    Phrase(("Alternative", "für", "Deutschland")),
+                    Term("die"),
+                ],
+            ),
+        ]
+        for b, tree in cases:
+            got = b.matching_vec_ids(tree)
+            assert len(got) == len(tree)
+            for leaf, vec_ids in zip(tree, got, strict=True):
+                assert vec_ids.dtype.name == "int64"
+                assert len(set(vec_ids.tolist())) == len(vec_ids), leaf
+                brute = {vec_id(h.paragraph_id) for h in b.search(leaf, Filters(), 10_000)}
+                assert set(vec_ids.tolist()) == brute, leaf
+        got = backend.matching_vec_ids([Term("talks"), Term("?!"), Phrase(("", ""))])
+        assert [len(a) for a in got] == [2, 0, 0]
+        assert backend.matching_vec_ids([]) == []
+
+    def test_matching_vec_ids_sees_committed_state(self, backend: LexicalBackend) -> None:
+        backend.delete_articles(["a5"])
+        backend.upsert([para("n1:0", "New talks began.")])
+        backend.commit()
+        (talks,) = backend.matching_vec_ids([Term("talks")])
+        assert set(talks.tolist()) == {vec_id("a1:0"), vec_id("n1:0")}
+
+    def test_matching_vec_ids_refuses_other_nodes(self, backend: LexicalBackend) -> None:
+        with pytest.raises(ValueError, match="Term or Phrase"):
+            backend.matching_vec_ids([parse_query("a OR b").root])  # type: ignore[list-item]
+        with pytest.raises(ValueError, match="Term or Phrase"):
+            backend.matching_vec_ids([Term("talks", "source")])
 
     def test_highlight_uses_known_paragraphs(self, backend: LexicalBackend) -> None:
         q = parse_query("budget").root

@@ -244,6 +244,7 @@ def test_an_index_of_an_older_schema_refuses_to_answer_until_reset(
     for call in (
         lambda: backend.search(root, Filters(), 5),
         lambda: backend.highlight(root, ["a1:0"]),
+        lambda: backend.matching_vec_ids([Term("talks")]),
         lambda: backend.upsert([CORPUS[0]]),
     ):
         with pytest.raises(LexicalIndexOutdated, match=r"older NewsSearch.*repair --lexical"):
@@ -255,6 +256,24 @@ def test_an_index_of_an_older_schema_refuses_to_answer_until_reset(
     backend.close()
     mapping = es_client.indices.get_mapping(index=es_index_name)[es_index_name]["mappings"]
     assert mapping["_meta"]["newssearch_schema"] == SCHEMA_VERSION
+
+
+def test_matching_vec_ids_pages_through_every_match(loaded: ElasticsearchBackend) -> None:
+    """Pages of 2: leaves that finish after one, two and several rounds of one _msearch."""
+    loaded.upsert([para(f"p{i}:0", f"More talks, round {i}.") for i in range(7)])
+    loaded.commit()
+    loaded._match_page = 2
+    leaves = [Term("talks"), Term("budget"), Term("round"), Term("nothing"), Term("Putin")]
+    got = loaded.matching_vec_ids(leaves)
+    expected = [
+        {"a1:0", "a5:0", *(f"p{i}:0" for i in range(7))},
+        {"a2:0"},
+        {f"p{i}:0" for i in range(7)},
+        set(),
+        {"a1:0", "a3:0"},
+    ]
+    for vec_ids, pids in zip(got, expected, strict=True):
+        assert sorted(vec_ids.tolist()) == sorted(vec_id(p) for p in pids)
 
 
 def test_vec_id_is_stored_with_each_paragraph(

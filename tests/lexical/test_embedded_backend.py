@@ -94,6 +94,7 @@ def _assert_outdated(backend: EmbeddedBackend) -> None:
     for call in (
         lambda: backend.search(root, Filters(), 10),
         lambda: backend.search_vec_ids(root, Filters(), 10),
+        lambda: backend.matching_vec_ids([Term("war")]),
         lambda: backend.highlight(root, ["old:0"]),
         lambda: backend.upsert([para("new:0", "Worlds at war again.")]),
     ):
