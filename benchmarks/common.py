@@ -221,7 +221,7 @@ def real_paragraph_vectors(limit: int = 40_000) -> Vectors:
     from indexer.embedder import SentenceTransformerEmbedder
 
     counter = SentenceTransformerEmbedder().count_tokens
-    texts = []
+    texts: list[str] = []
     for article in politifact_articles():
         texts.extend(p.text for p in chunk_article(article, count_tokens=counter))
     found = cached_vectors(texts)
@@ -266,6 +266,8 @@ def synthesize(real: Vectors, n: int, seed: int = 0, clusters: int = 1024) -> Ve
     k = max(1, min(clusters, len(real) // 30))
     km = faiss.Kmeans(real.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False)
     km.train(real)
+    centroids = km.centroids
+    assert centroids is not None  # set by train()
     _, assign = km.index.search(real, 1)
     assign = assign[:, 0]
     sizes = np.bincount(assign, minlength=k)
@@ -277,9 +279,9 @@ def synthesize(real: Vectors, n: int, seed: int = 0, clusters: int = 1024) -> Ve
         if m == 0:
             continue
         members = real[assign == c]
-        resid = members - km.centroids[c]
+        resid = members - centroids[c]
         z = rng.standard_normal((m, len(members))).astype(np.float32)
-        out[pos : pos + m] = km.centroids[c] + z @ resid / np.sqrt(len(members))
+        out[pos : pos + m] = centroids[c] + z @ resid / np.sqrt(len(members))
         pos += m
     out /= np.linalg.norm(out, axis=1, keepdims=True)
     return out[rng.permutation(n)]

@@ -174,8 +174,8 @@ def main() -> None:
             "onnx_int8": int8_1.embed_query,
         }
         for _ in range(args.rounds):
-            for name, embed in query_backends.items():
-                wall, cpu = query_timings(embed, queries)
+            for name, embed_one in query_backends.items():
+                wall, cpu = query_timings(embed_one, queries)
                 walls[name] += wall
                 cpus[name] += cpu
         result["query_1_thread"] = {
@@ -193,9 +193,9 @@ def main() -> None:
         top_ref, top_got = top_k(ref_q, ref_p, 10), top_k(got_q, got_p, 10)
         overlap = [len(set(a) & set(b)) / 10 for a, b in zip(top_ref, top_got, strict=True)]
         differ = top_ref[:, 0] != top_got[:, 0]
-        rows = np.arange(len(queries))
+        qrows = np.arange(len(queries))
         fp32_scores = ref_q @ ref_p.T
-        gap = fp32_scores[rows, top_ref[:, 0]] - fp32_scores[rows, top_got[:, 0]]
+        gap = fp32_scores[qrows, top_ref[:, 0]] - fp32_scores[qrows, top_got[:, 0]]
         result["quality"] = {
             "paragraph_cosine_mean": round(float(cos_p.mean()), 4),
             "paragraph_cosine_min": round(float(cos_p.min()), 4),

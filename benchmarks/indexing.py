@@ -29,10 +29,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import NEWS, Timer, emit, machine, read_paths
+from common import NEWS, Timer, emit, machine
 
 from indexer.embedder import Embedder
 from indexer.pipeline import ingest, prepare
+from indexer.readers import read_paths
 from indexer.settings import Settings
 from indexer.stores import make_embedder, open_stores
 

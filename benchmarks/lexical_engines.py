@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     Timer,
-    chunk_article,
     dir_size_mb,
     emit,
     latency_summary,
@@ -41,6 +40,7 @@ from common import (
     politifact_queries,
 )
 
+from indexer.chunker import chunk_article
 from indexer.lexical.base import analyzer_language
 from indexer.lexical.embedded import ANALYZER_LANGS, EmbeddedBackend, _analyzer
 from indexer.models import Filters, Paragraph

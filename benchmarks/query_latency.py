@@ -43,19 +43,19 @@ from common import (
     MODEL_KEY,
     NEWS,
     Timer,
-    chunk_article,
     emit,
     latency_summary,
     machine,
     politifact_articles,
     politifact_queries,
-    read_paths,
     rss_mb,
     vectors_at,
 )
 
 from indexer.catalog import Catalog, vec_id
+from indexer.chunker import chunk_article
 from indexer.models import Article, Paragraph
+from indexer.readers import read_paths
 from indexer.settings import Settings
 from indexer.vectors import DEFAULT_HNSW_THRESHOLD, VectorStore
 
@@ -146,7 +146,7 @@ def build(n: int, directory: Path, backend: str, es_url: str | None) -> dict[str
 
     def flush() -> None:
         with Timer() as t:
-            catalog.stage(batch)
+            catalog.stage([(a, ps, a.content_hash()) for a, ps in batch])
             catalog.mark_committed([a.article_id for a, _ in batch])
         timings["catalog_s"] += t.seconds
         with Timer() as t:
