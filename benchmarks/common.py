@@ -7,6 +7,7 @@ embedded twice across runs and the 1M-vector set is generated once.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -19,7 +20,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,11 +33,19 @@ from indexer.chunker import chunk_article  # noqa: E402
 from indexer.models import Article, Paragraph  # noqa: E402
 from indexer.readers import read_paths  # noqa: E402
 
+if TYPE_CHECKING:
+    from indexer.embedder import SentenceTransformerEmbedder
+
 Vectors = npt.NDArray[np.float32]
 
 DATA = Path(os.environ.get("NEWSSEARCH_DATA", ROOT.parent / "shared" / "data"))
 BENCH_DIR = Path(os.environ.get("NEWSSEARCH_BENCH_DIR", "/tmp/newssearch-bench"))
-EMBED_CACHE = Path.home() / ".cache" / "newssearch" / "embeddings.sqlite"
+#: The product's embedding cache (``NEWSSEARCH_EMBEDDING_CACHE``, as ``Settings`` reads it).
+EMBED_CACHE = Path(
+    os.environ.get(
+        "NEWSSEARCH_EMBEDDING_CACHE", Path.home() / ".cache" / "newssearch" / "embeddings.sqlite"
+    )
+)
 MODEL_KEY = "all-MiniLM-L6-v2|q=|p="
 POLITIFACT_1K = DATA / "relevance" / "checkthat2021-politifact-1k"
 POLITIFACT_FULL = DATA / "relevance" / "checkthat2021-politifact"
@@ -46,6 +55,9 @@ NEWS = [
     DATA / "corpora" / "gnad10k_test.de.jsonl",
     DATA / "corpora" / "zeitgeist_tagesschau_zeit.de.jsonl",
 ]
+#: ``--smoke`` runs use only this many real vectors (the first PolitiFact-1k paragraphs,
+#: embedded into the embedding cache when it lacks them: seconds, once per cache).
+SMOKE_REAL_VECTORS = 64
 
 
 # -- machine and measurement ------------------------------------------------------------------
@@ -187,6 +199,14 @@ def news_titles(n: int = 200) -> list[str]:
 
 
 # -- real vectors -----------------------------------------------------------------------------
+@functools.cache
+def fp32_model() -> SentenceTransformerEmbedder:
+    """The bundled all-MiniLM-L6-v2 on torch fp32 (``MODEL_KEY``), loaded once per process."""
+    from indexer.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
 def _cache_key(text: str) -> bytes:
     return hashlib.blake2b(f"{MODEL_KEY}\x1f{text}".encode(), digest_size=20).digest()
 
@@ -210,26 +230,45 @@ def cached_vectors(texts: Sequence[str], cache: Path = EMBED_CACHE) -> dict[str,
     return out
 
 
-def real_paragraph_vectors(limit: int = 40_000) -> Vectors:
+def real_paragraph_vectors(limit: int = 40_000, embed_missing: bool = False) -> Vectors:
     """Real MiniLM vectors of PolitiFact-1k paragraphs, read from the embedding cache.
 
     The paragraphs are chunked with the product's chunker and model tokenizer, exactly as
     ``newssearch ingest`` does, and looked up by their cache key, so every vector is a
     genuine all-MiniLM-L6-v2 paragraph vector (the cache may hold other models' vectors too).
-    Falls back to the estimate-based chunker when the model cannot load.
+    Articles are read until ``limit`` distinct paragraphs are found (all of them at the
+    default). With ``embed_missing`` the paragraphs the cache lacks are embedded with the same
+    fp32 model and stored in the cache (``--smoke`` runs use a few dozen paragraphs, so a
+    fresh machine needs no ingest beforehand).
     """
-    from indexer.embedder import SentenceTransformerEmbedder
+    from indexer.embedder import CachedEmbedder
 
-    counter = SentenceTransformerEmbedder().count_tokens
-    texts: list[str] = []
+    model = fp32_model()
+    texts: dict[str, None] = {}
     for article in politifact_articles():
-        texts.extend(p.text for p in chunk_article(article, count_tokens=counter))
-    found = cached_vectors(texts)
-    vecs = [found[t] for t in dict.fromkeys(texts) if t in found]
+        paragraphs = chunk_article(article, count_tokens=model.count_tokens)
+        texts.update(dict.fromkeys(p.text for p in paragraphs))
+        if len(texts) >= limit:
+            break
+    found = cached_vectors(list(texts))
+    missing = [t for t in texts if t not in found]
+    if embed_missing and missing:
+        assert model.model_key == MODEL_KEY, model.model_key
+        store = CachedEmbedder(model, EMBED_CACHE)
+        found.update(zip(missing, store.embed_passages(missing), strict=True))
+        store.close()
+        print(f"real vectors: embedded {len(missing)} into {EMBED_CACHE}", file=sys.stderr)
+    vecs = [found[t] for t in texts if t in found]
     print(
-        f"real vectors: {len(vecs)} of {len(set(texts))} PolitiFact-1k paragraphs cached",
+        f"real vectors: {len(vecs)} of {len(texts)} PolitiFact-1k paragraphs cached",
         file=sys.stderr,
     )
+    if not vecs:
+        raise SystemExit(
+            f"no PolitiFact-1k paragraph vectors in {EMBED_CACHE}: run "
+            "`NEWSSEARCH_MODEL_BACKEND=torch newssearch ingest "
+            f"{POLITIFACT_1K}` first, or use --smoke (docs/benchmarks.md)"
+        )
     return np.vstack(vecs[:limit]).astype(np.float32)
 
 
@@ -240,9 +279,7 @@ def query_vectors(texts: Sequence[str]) -> Vectors:
     if path.exists():
         cached: Vectors = np.load(path)
         return cached
-    from indexer.embedder import SentenceTransformerEmbedder
-
-    emb = SentenceTransformerEmbedder()
+    emb = fp32_model()
     vecs = np.vstack([emb.embed_query(t) for t in texts]).astype(np.float32)
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     np.save(path, vecs)
@@ -287,12 +324,18 @@ def synthesize(real: Vectors, n: int, seed: int = 0, clusters: int = 1024) -> Ve
     return out[rng.permutation(n)]
 
 
-def vectors_at(n: int, seed: int = 0) -> Vectors:
-    """``n`` vectors: every real one first, then synthesised ones; cached on disk."""
-    path = BENCH_DIR / f"vectors-{n}-{seed}.npy"
+def vectors_at(n: int, seed: int = 0, real_limit: int | None = None) -> Vectors:
+    """``n`` vectors: every real one first, then synthesised ones; cached on disk.
+
+    ``real_limit`` (``--smoke``): only that many real vectors, embedded if the cache lacks
+    them (:func:`real_vectors_cached`); the cached file names say so.
+    """
+    tag = "" if real_limit is None else f"-r{real_limit}"
+    path = BENCH_DIR / f"vectors-{n}-{seed}{tag}.npy"
     if path.exists():
-        return np.load(path, mmap_mode="r")  # type: ignore[no-any-return]
-    real = real_vectors_cached()
+        cached: Vectors = np.load(path, mmap_mode="r")
+        return cached
+    real = real_vectors_cached(real_limit)
     if n <= len(real):
         out = real[:n].copy()
     else:
@@ -302,13 +345,18 @@ def vectors_at(n: int, seed: int = 0) -> Vectors:
     return out
 
 
-def real_vectors_cached() -> Vectors:
-    """:func:`real_paragraph_vectors`, kept in the bench directory after the first call."""
-    path = BENCH_DIR / "real-politifact-1k.npy"
+def real_vectors_cached(limit: int | None = None) -> Vectors:
+    """:func:`real_paragraph_vectors`, kept in the bench directory after the first call.
+
+    ``limit`` (``--smoke``): the first ``limit`` PolitiFact-1k paragraphs, those missing from
+    the embedding cache embedded (see :func:`real_paragraph_vectors`).
+    """
+    tag = "" if limit is None else f"-{limit}"
+    path = BENCH_DIR / f"real-politifact-1k{tag}.npy"
     if path.exists():
         cached: Vectors = np.load(path)
         return cached
-    real = real_paragraph_vectors()
+    real = real_paragraph_vectors() if limit is None else real_paragraph_vectors(limit, True)
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     np.save(path, real)
     return real

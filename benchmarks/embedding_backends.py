@@ -23,7 +23,10 @@ Measured, in this order:
   where the top-1 differs, the mean fp32 score gap between the two picks (small = near-tie).
 
 Run: ``.venv/bin/python benchmarks/embedding_backends.py [--paragraphs 500] [--queries 100]
-[--rounds 2] [--out FILE]``.
+[--rounds 2] [--onnx-cache DIR] [--out FILE]``. ``--onnx-cache``: use (and keep) that ONNX cache
+instead of exporting into a fresh temporary one, so ``export_s`` times a load when the model is
+already there. ``--smoke``: a seconds-long run that only shows the script works (32
+paragraphs, 12 queries, one round, the product's own ONNX cache; no figures to quote).
 """
 
 from __future__ import annotations
@@ -55,9 +58,12 @@ from common import (
 
 from indexer.chunker import chunk_article
 from indexer.embedder import SentenceTransformerEmbedder
-from indexer.onnx_embedder import OnnxEmbedder
+from indexer.onnx_embedder import OnnxEmbedder, default_cache_dir
+from indexer.settings import Settings
 
 BATCH = 32
+#: ``--smoke``: paragraphs, queries (at least the 10 warm-up ones) and rounds of a short run.
+SMOKE_PARAGRAPHS, SMOKE_QUERIES, SMOKE_ROUNDS = 32, 12, 1
 
 
 def paragraphs(n: int, count_tokens: Callable[[str], int]) -> list[str]:
@@ -102,18 +108,36 @@ def top_k(queries: Vectors, passages: Vectors, k: int) -> np.ndarray[Any, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--paragraphs", type=int, default=500)
-    ap.add_argument("--queries", type=int, default=100)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--paragraphs", type=int, default=None, help="default 500")
+    ap.add_argument("--queries", type=int, default=None, help="default 100")
+    ap.add_argument("--rounds", type=int, default=None, help="default 2")
+    ap.add_argument(
+        "--onnx-cache", type=Path, help="ONNX cache to use and keep (default: a fresh one)"
+    )
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"tiny run: --paragraphs {SMOKE_PARAGRAPHS} --queries {SMOKE_QUERIES} "
+        f"--rounds {SMOKE_ROUNDS}, the product's ONNX cache (NEWSSEARCH_MODEL_CACHE, "
+        f"default {default_cache_dir()})",
+    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    n_paragraphs = args.paragraphs or (SMOKE_PARAGRAPHS if args.smoke else 500)
+    n_queries = args.queries or (SMOKE_QUERIES if args.smoke else 100)
+    rounds = args.rounds or (SMOKE_ROUNDS if args.smoke else 2)
+    onnx_cache: Path | None = args.onnx_cache
+    if args.smoke and onnx_cache is None:
+        onnx_cache = Settings().model_cache or default_cache_dir()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
     result: dict[str, Any] = {"machine": machine(), "batch_size": BATCH}
+    if args.smoke:
+        result["smoke"] = True
     fp32 = SentenceTransformerEmbedder(batch_size=BATCH)
-    texts = paragraphs(args.paragraphs, fp32.count_tokens)
-    queries = politifact_queries(args.queries)
+    texts = paragraphs(n_paragraphs, fp32.count_tokens)
+    queries = politifact_queries(n_queries)
     result["texts"] = {
         "paragraphs": len(texts),
         "paragraph_tokens_mean": round(float(np.mean([fp32.count_tokens(t) for t in texts])), 1),
@@ -122,7 +146,7 @@ def main() -> None:
     }
     print(f"{len(texts)} paragraphs, {len(queries)} queries", file=sys.stderr)
 
-    cache = Path(tempfile.mkdtemp(prefix="onnx-bench-"))
+    cache = onnx_cache or Path(tempfile.mkdtemp(prefix="onnx-bench-"))
     try:
         with Timer() as t_export:
             int8_2 = OnnxEmbedder(batch_size=BATCH, threads=2, cache_dir=cache)
@@ -131,6 +155,7 @@ def main() -> None:
             int8_1 = OnnxEmbedder(batch_size=BATCH, threads=1, cache_dir=cache)
             _ = int8_1.dim
         result["export"] = {
+            "fresh_cache": onnx_cache is None,
             "export_s": round(t_export.seconds, 2),
             "load_cached_s": round(t_load.seconds, 2),
             "model_file_mb": round(int8_2.model_path.stat().st_size / 2**20, 1),
@@ -147,7 +172,7 @@ def main() -> None:
             "torch_fp32": fp32.embed_passages,
             "onnx_int8": int8_2.embed_passages,
         }
-        for r in range(args.rounds):
+        for r in range(rounds):
             for name, embed in backends.items():
                 runs[name].append(timed_passes(embed, texts))
                 pps = len(texts) / runs[name][-1]["s"]
@@ -173,7 +198,7 @@ def main() -> None:
             "torch_fp32": fp32.embed_query,
             "onnx_int8": int8_1.embed_query,
         }
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             for name, embed_one in query_backends.items():
                 wall, cpu = query_timings(embed_one, queries)
                 walls[name] += wall
@@ -214,7 +239,8 @@ def main() -> None:
         }
         result["rss_mb"] = round(rss_mb())
     finally:
-        shutil.rmtree(cache, ignore_errors=True)
+        if onnx_cache is None:
+            shutil.rmtree(cache, ignore_errors=True)
     result["machine_after"] = {"load_avg_1_5_15": machine()["load_avg_1_5_15"]}
     emit(result, args.out)
 

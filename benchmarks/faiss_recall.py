@@ -10,7 +10,9 @@ as the server runs them. Built HNSW stores are cached in the bench directory, so
 only searches.
 
 Run: ``.venv/bin/python benchmarks/faiss_recall.py [--sizes 10000,100000,1000000]
-[--ef 32,64,96,128] [--out FILE]``.
+[--ef 32,64,96,128] [--out FILE]``. ``--smoke``: a seconds-long run that only shows the script
+works (1,000 and 5,000 vectors from 64 real ones, embedded into the embedding cache if it lacks
+them; 20 queries; no figures to quote).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     BENCH_DIR,
+    SMOKE_REAL_VECTORS,
     Vectors,
     emit,
     latency_summary,
@@ -48,20 +51,27 @@ from indexer.vectors import (
     configure_threads,
 )
 
+#: ``--smoke``: sizes, efSearch values and queries of a seconds-long run.
+SMOKE_SIZES, SMOKE_EF, SMOKE_QUERIES = "1000,5000", "32,96", 20
 
-def hnsw_path(n: int, m: int = HNSW_M, efc: int = HNSW_EF_CONSTRUCTION) -> Path:
+
+def hnsw_path(
+    n: int, m: int = HNSW_M, efc: int = HNSW_EF_CONSTRUCTION, real_limit: int | None = None
+) -> Path:
     """Where :func:`hnsw_store` caches the store for ``n`` vectors."""
-    return BENCH_DIR / f"hnsw-{n}-M{m}-efc{efc}.faiss"
+    tag = "" if real_limit is None else f"-r{real_limit}"
+    return BENCH_DIR / f"hnsw-{n}-M{m}-efc{efc}{tag}.faiss"
 
 
 def hnsw_store(
-    n: int, m: int = HNSW_M, efc: int = HNSW_EF_CONSTRUCTION
+    n: int, m: int = HNSW_M, efc: int = HNSW_EF_CONSTRUCTION, real_limit: int | None = None
 ) -> tuple[VectorStore, float]:
-    """The product's store in HNSW mode over ``vectors_at(n)`` under ids ``0..n-1``.
+    """The product's store in HNSW mode over ``vectors_at(n, real_limit=...)`` under ids
+    ``0..n-1``.
 
     Built once (timed, all cores) and cached; returns the store and its build seconds.
     """
-    path = hnsw_path(n, m, efc)
+    path = hnsw_path(n, m, efc, real_limit)
     meta = path.with_suffix(".json")
     marker = path.with_suffix(".building")
     waited = 0
@@ -73,7 +83,7 @@ def hnsw_store(
     if path.exists() and meta.exists():
         store = VectorStore(path, 384, hnsw_threshold=0, hnsw_m=m, ef_construction=efc)
         return store, float(json.loads(meta.read_text())["build_s"])
-    x = vectors_at(n)
+    x = vectors_at(n, real_limit=real_limit)
     path.unlink(missing_ok=True)
     marker.touch()
     store = VectorStore(path, x.shape[1], hnsw_threshold=0, hnsw_m=m, ef_construction=efc)
@@ -122,7 +132,7 @@ def realism(real: Vectors, q: Vectors) -> dict[str, Any]:
         index = faiss.IndexFlatIP(x.shape[1])
         index.add(x)
         d, truth = index.search(q, 10)
-        inner = x[np.random.default_rng(0).choice(len(x), 500, replace=False)]
+        inner = x[np.random.default_rng(0).choice(len(x), min(500, len(x)), replace=False)]
         dd, _ = index.search(inner, 11)  # neighbour structure among corpus vectors
         store = VectorStore(Path("/nonexistent/x"), x.shape[1], hnsw_threshold=0)
         store.add(list(range(len(x))), x)
@@ -140,16 +150,26 @@ def realism(real: Vectors, q: Vectors) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="10000,100000,1000000")
-    ap.add_argument("--ef", default="32,64,96,128,192,256,512")
-    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--sizes", default=None, help="default 10000,100000,1000000")
+    ap.add_argument("--ef", default=None, help="default 32,64,96,128,192,256,512")
+    ap.add_argument("--queries", type=int, default=None, help="default 200")
     ap.add_argument("--no-realism", action="store_true")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"tiny run: --sizes {SMOKE_SIZES} --ef {SMOKE_EF} --queries {SMOKE_QUERIES}, "
+        f"{SMOKE_REAL_VECTORS} real vectors (embedded if the cache lacks them)",
+    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    sizes = args.sizes or (SMOKE_SIZES if args.smoke else "10000,100000,1000000")
+    efs = args.ef or (SMOKE_EF if args.smoke else "32,64,96,128,192,256,512")
+    nq = args.queries or (SMOKE_QUERIES if args.smoke else 200)
+    real_limit = SMOKE_REAL_VECTORS if args.smoke else None
     k = 10
-    texts = politifact_queries(args.queries)
+    texts = politifact_queries(nq)
     q = query_vectors(texts)
-    real = real_vectors_cached()
+    real = real_vectors_cached(real_limit)
     result: dict[str, Any] = {
         "machine": machine(),
         "real_vectors": len(real),
@@ -157,14 +177,16 @@ def main() -> None:
         "hnsw": {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION},
         "sizes": {},
     }
+    if args.smoke:
+        result["smoke"] = True
     configure_threads(1)
     if not args.no_realism:
         result["realism"] = realism(real, q)
-    for n in [int(s) for s in args.sizes.split(",")]:
+    for n in [int(s) for s in sizes.split(",")]:
         print(f"size {n} ...", file=sys.stderr)
-        x = vectors_at(n)
+        x = vectors_at(n, real_limit=real_limit)
         truth, exact_lat = exact(np.asarray(x), q, k)
-        store, build_s = hnsw_store(n)
+        store, build_s = hnsw_store(n, real_limit=real_limit)
         configure_threads(1)
         row: dict[str, Any] = {
             "exact": latency_summary(exact_lat),
@@ -172,7 +194,7 @@ def main() -> None:
             "rss_mb_with_store": round(rss_mb()),
             "ef": {},
         }
-        for ef in [int(e) for e in args.ef.split(",")]:
+        for ef in [int(e) for e in efs.split(",")]:
             store.ef_search = ef
             for row_q in q[:20]:
                 store.search(row_q, k)

@@ -14,6 +14,8 @@ The figure is ``ingest_pps / raw_pps`` (target >= 0.9).
 
 Run: ``.venv/bin/python benchmarks/indexing.py [--paragraphs 1500]
 [--backend embedded|elasticsearch --es-url URL] [--model-backend onnx-int8|torch] [--out FILE]``.
+``--smoke``: a seconds-long run that only shows the script works (about 60 paragraphs, each
+still embedded three times, as in a full run; no figures to quote).
 """
 
 from __future__ import annotations
@@ -37,20 +39,27 @@ from indexer.readers import read_paths
 from indexer.settings import Settings
 from indexer.stores import make_embedder, open_stores
 
+#: ``--smoke``: paragraphs of a seconds-long run.
+SMOKE_PARAGRAPHS = 60
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--paragraphs", type=int, default=1500)
+    ap.add_argument("--paragraphs", type=int, default=None, help="default 1500")
     ap.add_argument("--backend", default="embedded", choices=["embedded", "elasticsearch"])
     ap.add_argument("--es-url", default=None)
     ap.add_argument("--model-backend", default="onnx-int8", choices=["onnx-int8", "torch"])
+    ap.add_argument(
+        "--smoke", action="store_true", help=f"tiny run: --paragraphs {SMOKE_PARAGRAPHS}"
+    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    target = args.paragraphs or (SMOKE_PARAGRAPHS if args.smoke else 1500)
     work = Path(tempfile.mkdtemp(prefix="ingestbench-"))
     try:
         model = make_embedder(Settings(model_backend=args.model_backend))
         model.embed_passages(["warm up"] * 32)
-        texts = select(args.paragraphs, work / "input.jsonl", model)
+        texts = select(target, work / "input.jsonl", model)
         print(f"{len(texts)} paragraphs", file=sys.stderr)
 
         def encode_all() -> float:
@@ -88,6 +97,7 @@ def main() -> None:
         raw_pps = (raw_before + raw_after) / 2
         emit(
             {
+                **({"smoke": True} if args.smoke else {}),
                 "machine": machine(),
                 "backend": args.backend,
                 "model_backend": args.model_backend,

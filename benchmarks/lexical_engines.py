@@ -9,7 +9,9 @@ way; FTS5 gets one column per analyser language like tantivy's ``text_<lang>`` f
 Measured: index build time, size on disk, sequential query latency (top-200, the engine's
 candidate depth) and the cost of an incremental update (replace 1,000 paragraphs, delete
 1,000). Run: ``.venv/bin/python benchmarks/lexical_engines.py [--limit N] [--out FILE]``.
-bm25s is optional (``pip install bm25s``); without it that column is skipped.
+bm25s is optional (``pip install bm25s``); without it that column is skipped. ``--smoke``: a
+seconds-long run that only shows the script works (2,500 paragraphs, 20 queries; no figures
+to quote).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ from indexer.models import Filters, Paragraph
 from indexer.query import parse_query
 
 DEPTH = 200
+#: ``--smoke``: paragraphs (at least 2,000: the update and delete steps take 1,000 each) and
+#: queries (half PolitiFact claims, half news titles) of a seconds-long run.
+SMOKE_LIMIT, SMOKE_QUERIES = 2500, 20
 ANALYZERS = {lang: _analyzer(lang) for lang in ANALYZER_LANGS}
 
 
@@ -188,17 +193,24 @@ def bench_bm25s(paras: list[Paragraph], queries: list[str], work: Path) -> dict[
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--limit", type=int, default=40_000, help="paragraphs (default 40000)")
+    ap.add_argument("--limit", type=int, default=None, help="paragraphs (default 40000)")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"tiny run: --limit {SMOKE_LIMIT}, {SMOKE_QUERIES} queries",
+    )
     ap.add_argument("--out", type=Path, help="also write the JSON result here")
     args = ap.parse_args()
+    limit = args.limit or (SMOKE_LIMIT if args.smoke else 40_000)
+    half = (SMOKE_QUERIES if args.smoke else 200) // 2
     with Timer() as load:
-        paras = news_paragraphs()
+        paras = news_paragraphs(limit)
         for article in politifact_articles():
-            if len(paras) >= args.limit:
+            if len(paras) >= limit:
                 break
             paras.extend(chunk_article(article))
-        paras = paras[: args.limit]
-    queries = politifact_queries(100) + news_titles(100)
+        paras = paras[:limit]
+    queries = politifact_queries(half) + news_titles(half)
     print(
         f"{len(paras)} paragraphs ({load.seconds:.0f} s to read and chunk), {len(queries)} queries",
         file=sys.stderr,
@@ -212,6 +224,8 @@ def main() -> None:
             "queries": len(queries),
             "depth": DEPTH,
         }
+        if args.smoke:
+            result["smoke"] = True
         for name, fn in (("tantivy", bench_tantivy), ("fts5", bench_fts5), ("bm25s", bench_bm25s)):
             print(f"running {name} ...", file=sys.stderr)
             result[name] = fn(paras, queries, work)

@@ -17,7 +17,9 @@ it reports per-query CPU time (``*_cpu``): on a shared, loaded machine that is t
 that estimates latency on an idle core.
 
 Run: ``.venv/bin/python benchmarks/query_latency.py [--sizes 10000,100000,1000000]
-[--backend embedded|elasticsearch --es-url URL] [--out FILE]``.
+[--backend embedded|elasticsearch --es-url URL] [--out FILE]``. ``--smoke``: a seconds-long run
+that only shows the script works (2,000 paragraphs, 20 queries, 64 real vectors embedded into
+the embedding cache if missing; no figures to quote).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from common import (
     BENCH_DIR,
     MODEL_KEY,
     NEWS,
+    SMOKE_REAL_VECTORS,
     Timer,
     emit,
     latency_summary,
@@ -60,6 +63,8 @@ from indexer.settings import Settings
 from indexer.vectors import DEFAULT_HNSW_THRESHOLD, VectorStore
 
 Item = tuple[Article, list[Paragraph]]
+#: ``--smoke``: sizes, queries and real vectors of a seconds-long run.
+SMOKE_SIZES, SMOKE_QUERIES, SMOKE_REAL = "2000", 20, SMOKE_REAL_VECTORS
 
 
 def real_items() -> Iterator[Item]:
@@ -121,8 +126,12 @@ def settings_for(directory: Path, backend: str, es_url: str | None) -> Settings:
     )
 
 
-def build(n: int, directory: Path, backend: str, es_url: str | None) -> dict[str, Any]:
-    """Write ``n`` paragraphs into catalog, lexical backend and vector store at ``directory``."""
+def build(
+    n: int, directory: Path, backend: str, es_url: str | None, real_limit: int | None = None
+) -> dict[str, Any]:
+    """Write ``n`` paragraphs into catalog, lexical backend and vector store at ``directory``.
+
+    ``real_limit``: the real vectors behind ``vectors_at`` (``--smoke``)."""
     from indexer.stores import make_lexical
 
     if directory.exists():
@@ -177,15 +186,15 @@ def build(n: int, directory: Path, backend: str, es_url: str | None) -> dict[str
         if n > DEFAULT_HNSW_THRESHOLD:
             from faiss_recall import hnsw_path, hnsw_store
 
-            cached, _ = hnsw_store(n)  # built (or found) for the same vectors
+            cached, _ = hnsw_store(n, real_limit=real_limit)  # built (or found), same vectors
             del cached
-            shutil.copyfile(hnsw_path(n), path)
+            shutil.copyfile(hnsw_path(n, real_limit=real_limit), path)
             store = VectorStore(path, 384)
             store._labels()[:] = np.asarray(ids, dtype=np.int64)  # slot i holds vector i
             store._lookup = None
         else:
             store = VectorStore(path, 384)
-            x = vectors_at(n)
+            x = vectors_at(n, real_limit=real_limit)
             for i in range(0, n, 50_000):
                 store.add(ids[i : i + 50_000], np.ascontiguousarray(x[i : i + 50_000]))
         store.save()
@@ -282,10 +291,16 @@ def measure(directory: Path, backend: str, es_url: str | None, nq: int) -> dict[
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--sizes", default=None, help="default 10000,100000,1000000")
     ap.add_argument("--backend", default="embedded", choices=["embedded", "elasticsearch"])
     ap.add_argument("--es-url", default=None)
-    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--queries", type=int, default=None, help="default 200")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"tiny run: --sizes {SMOKE_SIZES}, --queries {SMOKE_QUERIES}, "
+        f"{SMOKE_REAL} real vectors (embedded if the cache lacks them)",
+    )
     ap.add_argument("--rebuild", action="store_true", help="rebuild cached indexes")
     ap.add_argument(
         "--rebuild-lexical",
@@ -295,16 +310,22 @@ def main() -> None:
     ap.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    sizes = args.sizes or (SMOKE_SIZES if args.smoke else "10000,100000,1000000")
+    nq = args.queries or (SMOKE_QUERIES if args.smoke else 200)
+    real_limit = SMOKE_REAL if args.smoke else None
     if args.measure:
-        print(json.dumps(measure(args.measure, args.backend, args.es_url, args.queries)))
+        print(json.dumps(measure(args.measure, args.backend, args.es_url, nq)))
         return
     result: dict[str, Any] = {"machine": machine(), "backend": args.backend, "sizes": {}}
-    for n in [int(s) for s in args.sizes.split(",")]:
-        directory = BENCH_DIR / f"index-{args.backend}-{n}"
+    if args.smoke:
+        result["smoke"] = True
+    for n in [int(s) for s in sizes.split(",")]:
+        tag = "" if real_limit is None else f"-r{real_limit}"
+        directory = BENCH_DIR / f"index-{args.backend}-{n}{tag}"
         info_path = directory / "build.json"
         if args.rebuild or not info_path.exists():
             print(f"building {n} ...", file=sys.stderr)
-            info = build(n, directory, args.backend, args.es_url)
+            info = build(n, directory, args.backend, args.es_url, real_limit)
             info_path.write_text(json.dumps(info))
         info = json.loads(info_path.read_text())
         if args.rebuild_lexical:
@@ -320,7 +341,7 @@ def main() -> None:
             "--backend",
             args.backend,
             "--queries",
-            str(args.queries),
+            str(nq),
         ]
         if args.es_url:
             cmd += ["--es-url", args.es_url]
