@@ -15,11 +15,15 @@ Words: a word is letters and digits with inner hyphens, apostrophes or dots (``N
 apostrophes and dots stay inside a part (Elasticsearch's standard tokenizer keeps ``U.S`` and
 ``don't`` one token, tantivy splits them and matches the pieces as a phrase: exact either way).
 
-Stop words: in a *plain* query (see :attr:`ParsedQuery.is_plain`) optional terms that are
-German, English or Russian stop words (:func:`indexer.languages.is_stop_word`) are dropped from
-the tree (they stay in ``free_text`` for the dense retriever and are listed in
-``ParsedQuery.stop_words``), unless every term is one. Phrases, ``+x``, fields and every
-constrained query keep every word; the index keeps stop words, so those match exactly.
+Stop words: in a *plain* query (see :attr:`ParsedQuery.is_plain`) an optional term that is a
+stop word of German, English or Russian (:func:`indexer.languages.stop_word_languages`) is
+skipped *in that language only*: the term carries those languages in ``Term.stop_in``, the
+backends leave their fields out of its query, and an article in such a language counts as
+containing it (so ``war Ukraine`` needs "war" in English articles, where it is a word, but not
+in German ones, where "war" is a stop word). Skipped words are listed in
+``ParsedQuery.stop_words``; nothing is skipped when every term is a stop word. Phrases, ``+x``,
+fields and every constrained query keep every word; the index keeps stop words, so those match
+exactly.
 
 Contract: :func:`parse_query` either returns a :class:`ParsedQuery` or raises
 :class:`~indexer.errors.QuerySyntaxError` with a message naming the problem. Terms are reduced
@@ -33,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 
 from indexer.errors import QuerySyntaxError
-from indexer.languages import is_stop_word
+from indexer.languages import stop_word_languages
 
 MAX_QUERY_CHARS = 1000
 MAX_CLAUSES = 64
@@ -56,10 +60,16 @@ _TOKEN = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One word; ``field`` is ``"text"`` (paragraph body) or ``"title"``."""
+    """One word; ``field`` is ``"text"`` (paragraph body) or ``"title"``.
+
+    ``stop_in`` names the languages in which the word is a stop word that a plain query skips:
+    backends leave those languages' fields out of the word's query, and an article in one of
+    those languages counts as matching it (see the module docstring).
+    """
 
     text: str
     field: str = "text"
+    stop_in: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +301,7 @@ def parse_query(text: str) -> ParsedQuery:
     filters = {k: tuple(v) for k, v in parser.filters.items()}
     dropped: tuple[str, ...] = ()
     if not parser.constrained and isinstance(root, Bool):
-        root, dropped = _drop_stop_words(root)
+        root, dropped = _mark_stop_words(root)
     return ParsedQuery(
         root=root,
         free_text=" ".join(parser.positive),
@@ -301,11 +311,20 @@ def parse_query(text: str) -> ParsedQuery:
     )
 
 
-def _drop_stop_words(root: Bool) -> tuple[Bool, tuple[str, ...]]:
-    """A plain query's root without its stop-word terms, and the words dropped; unchanged
-    when nothing else would be left."""
-    stop = [n for n in root.should if isinstance(n, Term) and is_stop_word(n.text)]
+def _mark_stop_words(root: Bool) -> tuple[Bool, tuple[str, ...]]:
+    """A plain query's root with each stop-word term marked with its languages, and the words
+    marked; unchanged when every term is a stop word."""
+
+    def langs(node: Node) -> tuple[str, ...]:
+        return stop_word_languages(node.text.lower()) if isinstance(node, Term) else ()
+
+    stop = [n for n in root.should if langs(n)]
     if not stop or len(stop) == len(root.should):
         return root, ()
-    kept = tuple(n for n in root.should if not (isinstance(n, Term) and is_stop_word(n.text)))
-    return Bool(root.must, kept, root.must_not), tuple(n.text for n in stop)
+    marked = tuple(
+        Term(n.text, n.field, langs(n)) if isinstance(n, Term) and langs(n) else n
+        for n in root.should
+    )
+    return Bool(root.must, marked, root.must_not), tuple(
+        n.text for n in stop if isinstance(n, Term)
+    )

@@ -84,7 +84,9 @@ def test_syntax_errors_have_messages(text: str, message: str) -> None:
 
 def test_unknown_field_prefix_is_just_words() -> None:
     q = parse_query("colour:red at 10:30")
-    assert q.root == Bool(should=(Term("colour"), Term("red"), Term("10"), Term("30")))
+    assert q.root == Bool(
+        should=(Term("colour"), Term("red"), Term("at", stop_in=("en",)), Term("10"), Term("30"))
+    )
     assert q.stop_words == ("at",)
 
 
@@ -140,18 +142,33 @@ def test_hyphenated_words_stay_whole_for_the_dense_retriever() -> None:
     assert sub_words("U.S.-based Nur-Sultan") == ["U.S", "based", "Nur", "Sultan"]
 
 
-def test_plain_queries_leave_out_stop_words_but_keep_them_for_dense() -> None:
+def test_plain_queries_skip_stop_words_per_language_but_keep_them_for_dense() -> None:
     q = parse_query("Putin und die Gespräche in Moskau")
-    assert q.root == Bool(should=(Term("Putin"), Term("Gespräche"), Term("Moskau")))
+    assert q.root == Bool(
+        should=(
+            Term("Putin"),
+            Term("und", stop_in=("de",)),
+            Term("die", stop_in=("de",)),
+            Term("Gespräche"),
+            Term("in", stop_in=("de", "en")),
+            Term("Moskau"),
+        )
+    )
     assert q.stop_words == ("und", "die", "in")
     assert q.free_text == "Putin und die Gespräche in Moskau"
     assert q.is_plain
     q = parse_query("переговоры и санкции")
-    assert q.root == Bool(should=(Term("переговоры"), Term("санкции")))
+    assert q.root == Bool(should=(Term("переговоры"), Term("и", stop_in=("ru",)), Term("санкции")))
     assert q.stop_words == ("и",)
+    # "war" is a German stop word but an English word: skipped in German fields only.
+    assert parse_query("war Ukraine").root == Bool(
+        should=(Term("war", stop_in=("de",)), Term("Ukraine"))
+    )
     # A hyphenated word keeps its stop words: it is a phrase.
     q = parse_query("the Nur-Sultan talks source:x")
-    assert q.root == Bool(should=(Phrase(("Nur", "Sultan")), Term("talks")))
+    assert q.root == Bool(
+        should=(Term("the", stop_in=("en",)), Phrase(("Nur", "Sultan")), Term("talks"))
+    )
     assert q.filters == {"sources": ("x",)}
 
 

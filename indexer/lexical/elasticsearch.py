@@ -153,15 +153,16 @@ def build_query(node: Node) -> dict[str, Any]:
     """Query DSL for a query tree.
 
     ``Term`` and ``Phrase`` -> ``multi_match`` of type ``phrase`` over the per-language fields
-    of their field, so each language's analyser handles the text: one token is a term query,
-    several (a phrase, or a word an analyser splits) must stand adjacent and in order, as on
-    the embedded backend. ``Bool`` -> ``bool`` with ``minimum_should_match: 1`` when there is
-    no ``must``. A ``Bool`` with no positive clause matches nothing.
+    of their field (a term's ``stop_in`` languages left out), so each language's analyser
+    handles the text: one token is a term query, several (a phrase, or a word an analyser
+    splits) must stand adjacent and in order, as on the embedded backend. ``Bool`` -> ``bool``
+    with ``minimum_should_match: 1`` when there is no ``must``. A ``Bool`` with no positive
+    clause matches nothing.
     """
     if isinstance(node, Term | Phrase):
-        return {
-            "multi_match": {"query": node.text, "fields": _fields(node.field), "type": "phrase"}
-        }
+        skip = node.stop_in if isinstance(node, Term) else ()
+        fields = [f"{node.field}_{lang}" for lang in ANALYZER_LANGS if lang not in skip]
+        return {"multi_match": {"query": node.text, "fields": fields, "type": "phrase"}}
     if not (node.must or node.should):
         return {"match_none": {}}
     clause: dict[str, Any] = {}

@@ -366,6 +366,8 @@ class EmbeddedBackend:
         """Per positive ``text`` leaf, its analysed tokens as (relative position, token)."""
         out = []
         for leaf in _positive_text_leaves(node):
+            if isinstance(leaf, Term) and lang in leaf.stop_in:
+                continue  # skipped in this language, as in the query
             tokens = self._analyzers[lang].pre_tokenize(_leaf_text(leaf)).tokens
             if tokens:
                 first = tokens[0].position
@@ -409,7 +411,10 @@ class EmbeddedBackend:
         if isinstance(node, Term | Phrase):
             text = _leaf_text(node)
             per_field = []
+            skip = node.stop_in if isinstance(node, Term) else ()
             for lang in ANALYZER_LANGS:
+                if lang in skip:  # a stop word of this language in a plain query
+                    continue
                 # Positions from the analyser keep the gaps dropped long tokens leave, as indexed.
                 tokens = self._analyzers[lang].pre_tokenize(text).tokens
                 field = f"{node.field}_{lang}"
