@@ -43,10 +43,9 @@ if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
 from indexer.models import Hit  # noqa: E402
-from indexer.query import parse_query  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
 from indexer.stores import open_stores  # noqa: E402
-from search_api.engine import SearchEngine, request_filters  # noqa: E402
+from search_api.engine import SearchEngine  # noqa: E402
 from search_api.evaluation import (  # noqa: E402
     BeirDataset,
     compute_metrics,
@@ -105,8 +104,7 @@ def retrieve_all(engine: SearchEngine, queries: dict[str, str], depth: int) -> L
             out[qid] = ([], [])
             continue
         req = SearchRequest(q=q, mode="hybrid", candidates=min(depth, 10_000))
-        parsed = parse_query(q)
-        got = engine.retrieve(req, parsed, request_filters(req, parsed), depth)
+        got = engine.candidates(req)
         if got.degraded:
             raise SystemExit(f"retriever unavailable: {got.degraded}")
         out[qid] = (got.lexical, got.dense)

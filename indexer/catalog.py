@@ -11,6 +11,10 @@ It is the source of truth the two stores are checked against. Contracts:
   in memory for a serving process without ever going stale; ids it lacks come from SQLite.
 - Dense-side filters are answered here (:meth:`Catalog.vec_ids_matching`), so FAISS and the
   lexical backend apply the same :class:`~indexer.models.Filters` semantics.
+- The **generation** (:meth:`Catalog.generation`) is a counter bumped in the same transaction
+  as every change of what is committed (:meth:`mark_committed`, :meth:`delete_articles`), so
+  a reader that saw generation ``g`` twice saw the same committed content both times; result
+  set cursors pin it.
 """
 
 from __future__ import annotations
@@ -105,6 +109,18 @@ class Catalog:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def generation(self) -> int:
+        """The index generation: bumped by every commit or delete (0 for a new index)."""
+        value = self.get_meta("generation")
+        return int(value) if value else 0
+
+    def _bump_generation(self) -> None:
+        """Increment the generation (call inside the write transaction that changes content)."""
+        self._db.execute(
+            "INSERT INTO meta VALUES ('generation', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
     # -- writes -------------------------------------------------------------------------------
     def committed_hashes(self, article_ids: Sequence[str]) -> dict[str, str]:
         """``content_hash`` of the given articles that are committed."""
@@ -176,17 +192,21 @@ class Catalog:
         return old
 
     def mark_committed(self, article_ids: Iterable[str]) -> None:
-        """Flip the given articles to ``committed`` (both stores now hold their paragraphs)."""
+        """Flip the given articles to ``committed`` (both stores now hold their paragraphs)
+        and bump the generation."""
         with self._lock, self._tx():
             self._db.executemany(
                 "UPDATE articles SET state = 'committed' WHERE article_id = ?",
                 [(a,) for a in article_ids],
             )
+            self._bump_generation()
 
     def delete_articles(self, article_ids: Iterable[str]) -> list[int]:
-        """Remove articles and their paragraphs; returns the removed paragraphs' vec_ids."""
+        """Remove articles and their paragraphs (bumping the generation); returns the removed
+        paragraphs' vec_ids."""
         removed: list[int] = []
         with self._lock, self._tx():
+            self._bump_generation()
             for aid in article_ids:
                 rows = self._db.execute(
                     "SELECT vec_id FROM paragraphs WHERE article_id = ?", (aid,)
@@ -294,6 +314,34 @@ class Catalog:
                         "extra": json.loads(r[8]),
                     }
         return out
+
+    def snapshot_rows(
+        self,
+    ) -> tuple[int, list[tuple[Any, ...]], list[tuple[int, str]]]:
+        """One consistent read of what search needs in memory (see
+        ``search_api.search.table``): ``(generation, articles, paragraphs)`` where articles are
+        ``(article_id, source, language, section, authors_json, published_at_iso)`` of every
+        committed article and paragraphs ``(vec_id, article_id)`` of their paragraphs."""
+        with self._lock:
+            # A deferred transaction: one WAL read snapshot for the three reads, no write lock.
+            self._db.execute("BEGIN")
+            try:
+                gen, arts, paras = self._snapshot_reads()
+            finally:
+                self._db.execute("COMMIT")
+        return (int(gen[0]) if gen else 0), arts, paras
+
+    def _snapshot_reads(self) -> tuple[Any, list[tuple[Any, ...]], list[tuple[int, str]]]:
+        gen = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        arts = self._db.execute(
+            "SELECT article_id, source, language, section, authors, published_at "
+            "FROM articles WHERE state = 'committed' ORDER BY article_id"
+        ).fetchall()
+        paras = self._db.execute(
+            "SELECT p.vec_id, p.article_id FROM paragraphs p JOIN articles a "
+            "USING (article_id) WHERE a.state = 'committed'"
+        ).fetchall()
+        return gen, arts, paras
 
     def committed_article_ids(self) -> list[str]:
         """Ids of every committed article."""

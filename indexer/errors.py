@@ -21,3 +21,13 @@ class QuerySyntaxError(NewsSearchError):
 
 class BackendUnavailable(NewsSearchError):
     """A store (e.g. Elasticsearch) cannot be reached; callers may degrade (HTTP 503)."""
+
+
+class ResultSetTooLarge(NewsSearchError):
+    """A request's result set would exceed a configured bound; never silently truncated
+    (HTTP 400 with the bound and how to narrow the request)."""
+
+
+class StaleCursor(NewsSearchError):
+    """A paging cursor was made for another index generation: the set may have changed
+    (HTTP 409; start again from the first page)."""

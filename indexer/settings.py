@@ -100,7 +100,13 @@ class Settings(BaseSettings):
     api_key: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
     max_limit: int = Field(100, ge=1)
-    max_offset: int = Field(10_000, ge=0)
+    max_offset: int = Field(1_000_000, ge=0)
+    max_semantic_paragraphs: int = Field(
+        200_000,
+        ge=1,
+        description="Most paragraphs a semantic side may contribute to one result set; beyond "
+        "it the request is refused (HTTP 400), never truncated.",
+    )
 
     @field_validator("index", "embedding_cache", "model_cache", mode="after")
     @classmethod

@@ -372,7 +372,7 @@ class VectorStore:
             return int(self._index.remove_ids(faiss.IDSelectorBatch(arr)))
 
     def search(
-        self, query: Vectors, k: int, allowed: Sequence[int] | None = None
+        self, query: Vectors, k: int, allowed: Sequence[int] | IdArray | None = None
     ) -> list[tuple[int, float]]:
         """Top-``k`` ``(id, cosine)`` for one normalised query vector, best first.
 
@@ -416,6 +416,52 @@ class VectorStore:
             if len(hits) < want:
                 hits = self._exact_over_slots(q, want, slots)
             return hits
+
+    def range_search(
+        self, query: Vectors, threshold: float, max_results: int
+    ) -> tuple[IdArray, Vectors]:
+        """Every live ``(id, cosine)`` with cosine >= ``threshold``, as two arrays (any order).
+
+        Flat (exact) stores answer with FAISS's range search: exact. HNSW stores have no exact
+        range search, so this asks for the top-k with k growing (x4 from 1,024) until the k-th
+        similarity falls below ``threshold``: the answer is every vector at or above the
+        threshold *that HNSW's top-k finds*, i.e. it misses what a top-k search at that depth
+        misses (recall@10 0.95-0.98 in benchmarks/faiss_recall.py). Raises
+        :class:`~indexer.errors.ResultSetTooLarge` when more than ``max_results`` vectors
+        qualify (the caller must not present a truncated set as complete).
+        """
+        from indexer.errors import ResultSetTooLarge
+
+        _apply_threads()
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        # FAISS keeps inner products strictly above the radius: step one ulp down for ">=".
+        radius = float(np.nextafter(np.float32(threshold), np.float32(-np.inf)))
+        with self._lock:
+            live = len(self)
+            if live == 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            if not self._hnsw:
+                lims, sims, ids = self._index.range_search(q, radius)
+                found, scores = ids[lims[0] : lims[1]], sims[lims[0] : lims[1]]
+            else:
+                k = min(1024, live)
+                while True:
+                    hits = self.search(query, k)
+                    if len(hits) < k or hits[-1][1] < threshold or k >= live:
+                        break
+                    if k > max_results:
+                        break
+                    k = min(k * 4, live)
+                found = np.asarray([i for i, _ in hits], dtype=np.int64)
+                scores = np.asarray([s for _, s in hits], dtype=np.float32)
+                keep = scores >= threshold
+                found, scores = found[keep], scores[keep]
+        if len(found) > max_results:
+            raise ResultSetTooLarge(
+                f"more than {max_results:,} paragraphs are at or above similarity "
+                f"{threshold:.3f}; raise min_similarity, add filters or set semantic=false"
+            )
+        return found.astype(np.int64), scores.astype(np.float32)
 
     def ids(self) -> set[int]:
         """Every stored (live) id."""

@@ -13,29 +13,33 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
-from indexer.errors import BackendUnavailable, IngestError, QuerySyntaxError
+from indexer.errors import (
+    BackendUnavailable,
+    IngestError,
+    QuerySyntaxError,
+    ResultSetTooLarge,
+    StaleCursor,
+)
 from indexer.models import Article, stable_article_id
 from indexer.settings import Settings
 from indexer.stores import Stores, make_embedder, open_stores
 from search_api.engine import SearchEngine
-from search_api.fusion import Normalisation
-from search_api.grouping import Aggregation
 from search_api.schemas import (
     ArticleIn,
     ArticlesIn,
     ErrorDetail,
-    Fusion,
-    Mode,
+    ExportRequest,
+    Facet,
     SearchRequest,
     SearchResponse,
+    Timeline,
     WriteResult,
 )
 
@@ -43,7 +47,11 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 #: Error statuses each route can answer, declared so the OpenAPI spec documents them.
 SEARCH_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorDetail, "description": "Query syntax error or inconsistent dates."},
+    400: {
+        "model": ErrorDetail,
+        "description": "Query syntax error, a foreign cursor, or a set beyond the bounds.",
+    },
+    409: {"model": ErrorDetail, "description": "The cursor's index generation is gone."},
     503: {"model": ErrorDetail, "description": "A store is unavailable."},
 }
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -136,49 +144,6 @@ def to_article(item: ArticleIn) -> Article:
     )
 
 
-def search_params(
-    q: Annotated[str, Query(max_length=1000, description="Query text.")],
-    mode: Mode = "hybrid",
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
-    source: Annotated[list[str] | None, Query()] = None,
-    language: Annotated[list[str] | None, Query()] = None,
-    section: Annotated[list[str] | None, Query()] = None,
-    author: Annotated[list[str] | None, Query()] = None,
-    fusion: Fusion | None = None,
-    rrf_k: Annotated[int | None, Query(ge=1, le=10_000)] = None,
-    alpha: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
-    normalisation: Normalisation | None = None,
-    aggregate: Aggregation | None = None,
-    candidates: Annotated[int | None, Query(ge=10, le=10_000)] = None,
-    passages: Annotated[int, Query(ge=1, le=20)] = 3,
-    explain: bool = False,
-) -> SearchRequest:
-    """Query-string parameters as a :class:`SearchRequest` (lists: repeat the parameter)."""
-    return SearchRequest(
-        q=q,
-        mode=mode,
-        limit=limit,
-        offset=offset,
-        date_from=date_from,
-        date_to=date_to,
-        source=source or [],
-        language=language or [],
-        section=section or [],
-        author=author or [],
-        fusion=fusion,
-        rrf_k=rrf_k,
-        alpha=alpha,
-        normalisation=normalisation,
-        aggregate=aggregate,
-        candidates=candidates,
-        passages=passages,
-        explain=explain,
-    )
-
-
 def create_app(settings: Settings | None = None, stores: Stores | None = None) -> FastAPI:
     """Build the app. Stores are opened in the lifespan (or taken as given, for tests)."""
     settings = settings or Settings()
@@ -220,6 +185,14 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
     async def _ingest_failed(_: Request, exc: IngestError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": str(exc)})
 
+    @app.exception_handler(StaleCursor)
+    async def _stale(_: Request, exc: StaleCursor) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+    @app.exception_handler(ResultSetTooLarge)
+    async def _too_large(_: Request, exc: ResultSetTooLarge) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": str(exc)})
+
     @app.exception_handler(BackendUnavailable)
     async def _unavailable(_: Request, exc: BackendUnavailable) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": str(exc)})
@@ -229,19 +202,69 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
-    @app.get("/search", response_model=SearchResponse, responses=SEARCH_ERRORS)
-    def search_get(
-        service: ServiceDep, req: Annotated[SearchRequest, Depends(search_params)]
-    ) -> SearchResponse:
-        """Search (query-string form). Same JSON as ``newssearch search --json``."""
+    @app.get(
+        "/search",
+        response_model=SearchResponse,
+        responses=SEARCH_ERRORS,
+        operation_id="search",
+    )
+    def search_get(service: ServiceDep, req: Annotated[SearchRequest, Query()]) -> SearchResponse:
+        """A page of the result set (query-string form; lists: repeat the parameter).
+
+        Same JSON as ``newssearch search --format json``. Unknown parameters are refused (422).
+        """
         service.refresh()
         return service.engine.search(req)
 
-    @app.post("/search", response_model=SearchResponse, responses=SEARCH_ERRORS)
+    @app.post(
+        "/search",
+        response_model=SearchResponse,
+        responses=SEARCH_ERRORS,
+        operation_id="search_post",
+    )
     def search_post(service: ServiceDep, req: SearchRequest) -> SearchResponse:
-        """Search (JSON body form), for scripts with many filters."""
+        """A page of the result set (JSON body form), for scripts with many filters."""
         service.refresh()
         return service.engine.search(req)
+
+    @app.get("/facets", response_model=list[Facet], responses=SEARCH_ERRORS, operation_id="facets")
+    def facets(service: ServiceDep, req: Annotated[SearchRequest, Query()]) -> list[Facet]:
+        """Article counts per source, language, section, author, year and month over the
+        whole set; a facet's own filter does not hide its other values."""
+        service.refresh()
+        return service.engine.facets(req)
+
+    @app.get("/timeline", response_model=Timeline, responses=SEARCH_ERRORS, operation_id="timeline")
+    def timeline(service: ServiceDep, req: Annotated[SearchRequest, Query()]) -> Timeline:
+        """Articles of the set per day / week / month / year (``interval``), with the
+        corpus per interval and their ratio; ``split_by`` adds a series per facet value."""
+        service.refresh()
+        return service.engine.timeline(req)
+
+    @app.get(
+        "/export",
+        responses={**SEARCH_ERRORS, 200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+        operation_id="export",
+        response_class=StreamingResponse,
+    )
+    def export(service: ServiceDep, req: Annotated[ExportRequest, Query()]) -> StreamingResponse:
+        """Every article (``level=article``) or matching paragraph (``level=paragraph``) of
+        the set, streamed as CSV or JSONL; the first line is the manifest."""
+        service.refresh()
+        search = SearchRequest.model_validate(req.model_dump(exclude={"format", "level"}))
+        rs = service.engine.result_set(search)
+        from search_api.search.export import export as stream
+
+        media = "text/csv" if req.format == "csv" else "application/x-ndjson"
+        name = f"newssearch-export-{rs.generation}.{req.format}"
+        return StreamingResponse(
+            stream(service.stores, rs, req.format, req.level),
+            media_type=f"{media}; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "X-NewsSearch-Total": str(rs.total),
+            },
+        )
 
     @app.post(
         "/articles", response_model=WriteResult, dependencies=[WriteAuth], responses=WRITE_ERRORS

@@ -19,6 +19,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from indexer.errors import NewsSearchError
 from indexer.settings import Settings
+from indexer.stores import open_stores
 
 app = typer.Typer(
     name="newssearch",
@@ -159,84 +160,6 @@ def _ingest(
 
 
 @app.command()
-def search(
-    query: Annotated[str, typer.Argument(help="Query text (phrases, AND/OR/NOT, fields).")],
-    index: IndexOpt = None,
-    backend: BackendOpt = None,
-    mode: Annotated[str, typer.Option(help="bm25, dense or hybrid.")] = "hybrid",
-    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
-    source: Annotated[list[str] | None, typer.Option(help="Only these sources.")] = None,
-    language: Annotated[list[str] | None, typer.Option(help="Only these languages.")] = None,
-    section: Annotated[list[str] | None, typer.Option(help="Only these sections.")] = None,
-    date_from: Annotated[
-        datetime | None, typer.Option(help="Published on/after (UTC if no zone).")
-    ] = None,
-    date_to: Annotated[
-        datetime | None, typer.Option(help="Published on/before (UTC if no zone).")
-    ] = None,
-    explain: Annotated[bool, typer.Option(help="Show each retriever's rank and score.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the JSON response.")] = False,
-) -> None:
-    """Search the index and print results grouped by article."""
-    from pydantic import ValidationError
-
-    from indexer.stores import open_stores
-    from search_api.engine import SearchEngine
-    from search_api.schemas import SearchRequest
-
-    def utc(value: datetime | None) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-    settings = make_settings(index, backend)
-    if not (settings.index / "catalog.sqlite").exists():
-        fail(
-            f"no index at {settings.index}; "
-            f"run `newssearch ingest PATH --index {settings.index}` first"
-        )
-    try:
-        req = SearchRequest(
-            q=query,
-            mode=mode,
-            limit=limit,
-            offset=offset,
-            source=source or [],
-            language=language or [],
-            section=section or [],
-            date_from=utc(date_from),
-            date_to=utc(date_to),
-            explain=explain,
-        )
-    except ValidationError as exc:
-        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
-    stores = open_stores(settings)
-    try:
-        response = SearchEngine(stores).search(req)
-    except NewsSearchError as exc:
-        fail(str(exc))
-    finally:
-        stores.close()
-    if json_out:
-        typer.echo(response.model_dump_json())
-        return
-    if response.degraded:
-        err.print(f"[yellow]degraded:[/yellow] {', '.join(response.degraded)} unavailable")
-    typer.echo(f"{response.total} articles ({response.mode}, {response.took_ms} ms)")
-    for i, r in enumerate(response.results, start=response.offset + 1):
-        date = r.published_at.date().isoformat() if r.published_at else "undated"
-        typer.echo(
-            f"\n{i}. {r.title}  [{r.source or '?'}, {date}, {r.language or '?'}]  {r.score:.4f}"
-        )
-        if r.url:
-            typer.echo(f"   {r.url}")
-        for p in r.passages:
-            snippet = p.text if len(p.text) <= 300 else p.text[:297] + "..."
-            typer.echo(f"   - {snippet}")
-            if p.explanation is not None:
-                typer.echo(f"     {p.explanation.model_dump_json()}")
-
-
-@app.command()
 def serve(
     index: IndexOpt = None,
     backend: BackendOpt = None,
@@ -340,6 +263,56 @@ def delete(
     typer.echo(json.dumps({"deleted_paragraphs": n}))
 
 
-from search_api.cli_eval import eval_command  # noqa: E402  (registered after the others)
+@app.command()
+def calibrate(
+    dataset: Annotated[Path, typer.Argument(help="BEIR data set whose corpus is in the index.")],
+    index: IndexOpt = None,
+    backend: BackendOpt = None,
+    split: Annotated[str, typer.Option(help="Qrels split to calibrate on.")] = "train",
+    precision: Annotated[
+        float, typer.Option(min=0.01, max=1.0, help="Share of semantic matches that are relevant.")
+    ] = 0.5,
+    write: Annotated[
+        bool, typer.Option("--write", help="Store the threshold in the index (min_similarity).")
+    ] = False,
+) -> None:
+    """Choose the semantic threshold (min_similarity) of an index on relevance judgments."""
+    from search_api.calibrate import calibrate as run
+    from search_api.search.calibration import META_KEY
 
+    stores = open_stores(make_settings(index, backend))
+    try:
+        result = run(stores, dataset, split=split, precision=precision)
+        if write:
+            stores.catalog.set_meta(META_KEY, str(result.threshold))
+    except NewsSearchError as exc:
+        fail(str(exc))
+    finally:
+        stores.close()
+    typer.echo(
+        json.dumps(
+            {
+                "threshold": result.threshold,
+                "precision": result.precision,
+                "queries": result.queries,
+                "written": write,
+                "curve": result.curve,
+            }
+        )
+    )
+
+
+# Registered after the others (they import helpers from this module).
+from search_api.cli_eval import eval_command  # noqa: E402
+from search_api.cli_search import (  # noqa: E402
+    export_command,
+    facets_command,
+    search_command,
+    timeline_command,
+)
+
+app.command("search")(search_command)
+app.command("facets")(facets_command)
+app.command("timeline")(timeline_command)
+app.command("export")(export_command)
 app.command("eval")(eval_command)

@@ -1,15 +1,15 @@
-"""The search engine: parse -> BM25 top-N + dense top-N -> fuse -> group by article -> page.
+"""The search engine: orchestration of parse -> retrieve -> fuse -> ResultSet -> views.
 
 Contracts:
-- Each retriever over-fetches ``candidates`` paragraphs (at least ``10 x (offset + limit)``)
-  before fusion, as txtai and pyserini do, so fusion and grouping see enough of each list.
-- Filters (request fields plus ``source:``/``lang:``/... in the query) restrict both retrievers
-  identically: the lexical backend applies them in its query, FAISS through an id selector
-  built from the catalog.
-- A query with operators or phrases (``+a``, ``-b``, ``"a b"``, ``title:x``) is a constraint:
-  in hybrid mode dense hits that do not satisfy it are dropped; in dense mode it is ignored
-  beyond its words.
-- When the lexical backend is unavailable, bm25/hybrid answer from the dense retriever alone
+- Every request is answered from one :class:`~search_api.search.resultset.ResultSet` (its
+  definition and order: that module's docstring and docs/result-set.md). Pages, ``total``,
+  facets, the timeline and export are views of it, so they always agree.
+- Sets are computed against one :class:`~search_api.search.table.ArticleTable` (one index
+  generation) and the last few are kept (LRU), so the next page, the facets or an export of
+  the same query do not recompute them.
+- Ranking: each retriever contributes its top ``candidates`` paragraphs within the filters
+  (never more for deeper pages: the order must not depend on the page), fused as before.
+- When the lexical backend is unavailable, bm25/hybrid answer from the semantic side alone
   and the response lists ``"lexical"`` in ``degraded``.
 """
 
@@ -17,58 +17,61 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, field
 
-from indexer.errors import BackendUnavailable, QuerySyntaxError
+import numpy as np
+import numpy.typing as npt
+
+from indexer.errors import BackendUnavailable
 from indexer.lexical.base import VecIdSearch
 from indexer.models import Filters, Hit
-from indexer.query import Node, ParsedQuery, parse_query
+from indexer.query import Node, ParsedQuery, Phrase, Term, parse_query
 from indexer.stores import Stores
 from search_api.fusion import convex, rrf
-from search_api.grouping import ArticleGroup, group_by_article
-from search_api.schemas import ArticleResult, Explanation, Passage, SearchRequest, SearchResponse
+from search_api.grouping import group_by_article
+from search_api.schemas import (
+    Facet,
+    SearchRequest,
+    SearchResponse,
+    Timeline,
+)
+from search_api.search import cursor as cursors
+from search_api.search import membership
+from search_api.search.calibration import semantic_threshold
+from search_api.search.resultset import ResultSet, rank, sort_by_date
+from search_api.search.table import ArticleTable, Mask, TableCache
 
 log = logging.getLogger(__name__)
-#: Lexical candidates fetched to test dense hits against a constraint query (hybrid mode).
-CONSTRAINT_POOL = 2000
 #: Worker threads for the dense side of hybrid requests served concurrently.
 DENSE_WORKERS = 4
+#: Result sets kept for the next page / facets / export of the same request.
+SET_CACHE = 16
+_OR = re.compile(r'"[^"]*"|\bOR\b')
 
 
 @dataclass
 class Retrieved:
-    """Both retrievers' lists for one request, and what failed."""
+    """Both retrievers' outputs for one request, and what failed."""
 
-    lexical: list[Hit]
-    dense: list[Hit]
-    degraded: list[str]
+    lexical: list[Hit] = field(default_factory=list)
+    dense: list[Hit] = field(default_factory=list)
+    leaf_vec_ids: dict[membership.Leaf, npt.NDArray[np.int64]] = field(default_factory=dict)
+    #: The leaves outside any ``-x``: their matches are the set's matching paragraphs.
+    positive: list[membership.Leaf] = field(default_factory=list)
+    semantic_ids: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    semantic_sims: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
+    degraded: list[str] = field(default_factory=list)
 
 
-def request_filters(req: SearchRequest, parsed: ParsedQuery) -> Filters:
-    """Request filters merged with the query's field filters (both must hold)."""
-
-    def merged(own: list[str], key: str) -> tuple[str, ...]:
-        extra = parsed.filters.get(key, ())
-        if own and extra:
-            both = tuple(v for v in own if v in extra)
-            return both or ("\x00no-match",)
-        return tuple(own) or tuple(extra)
-
-    if req.date_from and req.date_to and req.date_from > req.date_to:
-        raise QuerySyntaxError("date_from is after date_to")
-    for value in (req.date_from, req.date_to):
-        if value is not None and value.tzinfo is None:
-            raise QuerySyntaxError("dates need a timezone (e.g. 2022-02-10T00:00:00Z)")
-    return Filters(
-        date_from=req.date_from,
-        date_to=req.date_to,
-        sources=merged(req.source, "sources"),
-        languages=merged(req.language, "languages"),
-        sections=merged(req.section, "sections"),
-        authors=merged(req.author, "authors"),
-    )
+def _has_explicit_or(text: str) -> bool:
+    return any(m.group(0) == "OR" for m in _OR.finditer(text))
 
 
 class SearchEngine:
@@ -77,21 +80,25 @@ class SearchEngine:
     def __init__(self, stores: Stores) -> None:
         self.stores = stores
         self.settings = stores.settings
+        self.tables = TableCache(stores.catalog, on_change=self._reload_stores)
         #: Runs the dense side of hybrid requests (one task per request in flight).
         self._pool = ThreadPoolExecutor(max_workers=DENSE_WORKERS, thread_name_prefix="dense")
+        self._sets: OrderedDict[tuple[str, int], ResultSet] = OrderedDict()
+        self._sets_lock = threading.Lock()
 
     def warm_up(self) -> int:
         """Ready a long-lived serving process; returns the paragraphs in the id map.
 
-        Loads the model (seconds, better spent now than on the first user's query) and the
-        FAISS-id -> paragraph-id map (about a second per million paragraphs), then moves every
-        object alive so far into the garbage collector's permanent generation
-        (``gc.freeze``): the model and the map are ~0.5M tracked objects, and each full
-        collection walking them stalled a query for ~400 ms (the p99 of hybrid search at 1M).
-        :meth:`close` undoes the freeze.
+        Loads the model (seconds, better spent now than on the first user's query), the
+        FAISS-id -> paragraph-id map (about a second per million paragraphs) and the article
+        table, then moves every object alive so far into the garbage collector's permanent
+        generation (``gc.freeze``): the model and the map are ~0.5M tracked objects, and each
+        full collection walking them stalled a query for ~400 ms (the p99 of hybrid search at
+        1M). :meth:`close` undoes the freeze.
         """
         self.stores.embedder.embed_query("warm-up")
         size = self.stores.catalog.load_id_map()
+        self.tables.current()
         gc.collect()
         gc.freeze()
         return size
@@ -101,88 +108,209 @@ class SearchEngine:
         self._pool.shutdown(wait=True)
         gc.unfreeze()
 
-    def search(self, req: SearchRequest) -> SearchResponse:
-        """Run one search. Raises ``QuerySyntaxError`` for an unparseable query."""
-        started = time.perf_counter()
+    def _reload_stores(self) -> None:
+        """Before a new table is built: make the stores' readers at least as new."""
+        self.stores.vectors.reload_if_changed()
+        refresh: Callable[[], None] | None = getattr(self.stores.lexical, "refresh", None)
+        if refresh is not None:
+            with suppress(BackendUnavailable):
+                refresh()
+
+    # -- the set ------------------------------------------------------------------------------
+    def result_set(self, req: SearchRequest) -> ResultSet:
+        """The request's result set on the current index generation (cached, LRU)."""
+        req.check()
+        table = self.tables.current()
+        key = (req.set_key(), table.generation)
+        with self._sets_lock:
+            found = self._sets.get(key)
+            if found is not None:
+                self._sets.move_to_end(key)
+                return found
+        built = self._compute(req, table)
+        with self._sets_lock:
+            self._sets[key] = built
+            while len(self._sets) > SET_CACHE:
+                self._sets.popitem(last=False)
+        return built
+
+    def candidates(self, req: SearchRequest) -> Retrieved:
+        """The retrievers' ranked candidate lists for ``req`` (``lexical`` and ``dense``,
+        before fusion), e.g. to sweep fusion parameters over them (benchmarks/tune_fusion.py)."""
+        table = self.tables.current()
         parsed = parse_query(req.q)
-        filters = request_filters(req, parsed)
-        depth = max(req.candidates or self.settings.candidates, 10 * (req.offset + req.limit))
-        got = self.retrieve(req, parsed, filters, depth)
-        fused = self.fuse(req, got)
-        groups = group_by_article(fused, req.aggregate or self.settings.aggregate)
-        page = groups[req.offset : req.offset + req.limit]
-        results = self._shape(req, parsed, page, got)
-        return SearchResponse(
-            query=req.q,
-            mode=req.mode,
-            total=len(groups),
-            offset=req.offset,
-            limit=req.limit,
+        masks = filter_masks(req, parsed, table)
+        in_filters = np.ones(table.size, dtype=bool)
+        for mask in masks.values():
+            in_filters &= mask
+        threshold = semantic_threshold(self.stores, req.min_similarity)
+        return self._retrieve(req, parsed, table, masks, in_filters, threshold)
+
+    def _compute(self, req: SearchRequest, table: ArticleTable) -> ResultSet:
+        parsed = parse_query(req.q)
+        masks = filter_masks(req, parsed, table)
+        in_filters = np.ones(table.size, dtype=bool)
+        for mask in masks.values():
+            in_filters &= mask
+        root = parsed.root
+        constrained = not parsed.is_plain
+        threshold = semantic_threshold(self.stores, req.min_similarity)
+        got = self._retrieve(req, parsed, table, masks, in_filters, threshold)
+        lexical_down = "lexical" in got.degraded
+        # Which sides decide membership.
+        use_lexical = req.mode != "dense" and req.lexical and root is not None and not lexical_down
+        use_semantic = bool(parsed.free_text) and (
+            (req.mode == "dense" and req.semantic)
+            or (req.mode == "hybrid" and req.semantic and not (constrained and req.lexical))
+            or (req.mode != "dense" and lexical_down)
+        )
+        size = table.size
+        masks_by_leaf: dict[membership.Leaf, Mask] = {}
+
+        def leaf_mask(leaf: membership.Leaf) -> Mask:
+            if leaf not in masks_by_leaf:
+                mask = table.articles_mask(got.leaf_vec_ids[leaf])
+                if isinstance(leaf, Term) and leaf.stop_in:
+                    # A stop word of the article's language counts as present (indexer.query).
+                    mask |= table.columns["language"].mask(list(leaf.stop_in), size)
+                masks_by_leaf[leaf] = mask
+            return masks_by_leaf[leaf]
+
+        lexical = np.zeros(size, dtype=bool)
+        coord = np.zeros(size, dtype=np.int64)
+        if root is None and not parsed.free_text:
+            lexical = np.ones(size, dtype=bool)  # no query: every article within the filters
+        elif use_lexical and root is not None:
+            msm = 1 if _has_explicit_or(req.q) else None
+            if msm is None:
+                msm = membership.minimum_should_match(req.match, membership.top_level_words(root))
+            lexical = membership.evaluate(root, leaf_mask, size, top_msm=msm)
+            coord = membership.should_count(root, leaf_mask, size)
+        semantic = np.zeros(size, dtype=bool)
+        sem_ordinals = table.paragraph_articles(got.semantic_ids)
+        if use_semantic:
+            semantic[sem_ordinals[sem_ordinals >= 0]] = True
+            if root is not None and not lexical_down:
+                semantic &= ~_excluded(root, leaf_mask, size)
+        unfiltered = lexical | semantic
+        members = unfiltered & in_filters
+        lexical &= members
+        semantic &= members
+        best = np.full(size, -np.inf)
+        known = sem_ordinals >= 0
+        np.maximum.at(best, sem_ordinals[known], got.semantic_sims[known].astype(np.float64))
+        groups = group_by_article(self._fuse(req, got), req.aggregate or self.settings.aggregate)
+        order, scores, ranked = rank(table, members, groups, coord, best)
+        if req.sort != "relevance" or (root is None and not parsed.free_text):
+            order, perm = sort_by_date(table, order, descending=req.sort != "date_asc")
+            scores = scores[perm]
+        match_vec, match_ord, match_sim, match_lex = _matching_paragraphs(
+            table, got, lexical, semantic, use_semantic, sem_ordinals
+        )
+        return ResultSet(
+            request=req,
+            table=table,
+            order=order,
+            scores=scores,
+            lexical=lexical,
+            semantic=semantic,
+            match_vec_ids=match_vec,
+            match_ordinals=match_ord,
+            match_similarity=match_sim,
+            match_lexical=match_lex,
+            groups=ranked,
+            lexical_hits=got.lexical,
+            dense_hits=got.dense,
+            unfiltered=unfiltered,
+            filter_masks=masks,
+            min_similarity=threshold if use_semantic else None,
             degraded=got.degraded,
-            took_ms=round((time.perf_counter() - started) * 1000, 2),
-            results=results,
         )
 
-    def retrieve(
-        self, req: SearchRequest, parsed: ParsedQuery, filters: Filters, depth: int
+    def _retrieve(
+        self,
+        req: SearchRequest,
+        parsed: ParsedQuery,
+        table: ArticleTable,
+        masks: dict[str, Mask],
+        in_filters: Mask,
+        threshold: float,
     ) -> Retrieved:
-        """The lexical and dense candidate lists the mode asks for.
+        """Ranking candidates and membership evidence from both retrievers.
 
-        In hybrid mode the dense side (query embedding, FAISS) runs in a worker thread while
-        the lexical search runs in this one: the model and FAISS release the GIL, so on two
-        cores a hybrid request costs about the slower retriever, not the sum of both.
+        The dense side (query embedding, FAISS) runs in a worker thread while the lexical side
+        runs in this one: the model and FAISS release the GIL, so on two cores a hybrid
+        request costs about the slower retriever, not the sum of both.
         """
-        degraded: list[str] = []
-        lexical: list[Hit] = []
-        dense: list[Hit] = []
-        wants_lexical = req.mode in ("bm25", "hybrid") and parsed.root is not None
-        pending: Future[list[Hit]] | None = None
-        if req.mode != "bm25" and parsed.free_text:
-            if wants_lexical:
-                pending = self._pool.submit(self.dense, parsed.free_text, filters, depth)
-            else:
-                dense = self.dense(parsed.free_text, filters, depth)
-        if wants_lexical and parsed.root is not None:
-            pool = depth if parsed.is_plain or req.mode == "bm25" else max(depth, CONSTRAINT_POOL)
+        got = Retrieved()
+        depth = req.candidates or self.settings.candidates
+        root = parsed.root
+        wants_lexical = req.mode != "dense" and root is not None
+        wants_dense = bool(parsed.free_text) and req.mode != "bm25"
+        need_range = (
+            wants_dense
+            and req.semantic
+            and (req.mode == "dense" or parsed.is_plain or not req.lexical)
+        )
+        allowed = None if len(masks) == 0 else table.vec_ids_of(in_filters)
+        limit = self.settings.max_semantic_paragraphs
+        Dense = tuple[
+            npt.NDArray[np.float32], list[Hit], npt.NDArray[np.int64], npt.NDArray[np.float32]
+        ]
+
+        def dense_side(with_range: bool) -> Dense:
+            vector = self.stores.embedder.embed_query(parsed.free_text)
+            found = self.stores.vectors.search(vector, depth, allowed)
+            names = self.stores.catalog.paragraph_ids_for_vec_ids([i for i, _ in found])
+            hits = [Hit(names[i], s) for i, s in found if i in names]
+            if not with_range:
+                return vector, hits, got.semantic_ids, got.semantic_sims
+            ids, sims = self.stores.vectors.range_search(vector, threshold, limit)
+            return vector, hits, ids, sims
+
+        pending: Future[Dense] | None = None
+        if wants_dense:
+            pending = self._pool.submit(dense_side, need_range)
+        if wants_lexical and root is not None:
             try:
-                lexical = self.lexical(parsed.root, filters, pool)
+                leaves = membership.distinct_leaves(root)
+                got.leaf_vec_ids = dict(
+                    zip(leaves, self.stores.lexical.matching_vec_ids(leaves), strict=True)
+                )
+                got.positive = membership.distinct_leaves(root, positive_only=True)
+                tree = membership.scoring_tree(root)
+                if tree is not None:
+                    filters = backend_filters(req, parsed, table)
+                    got.lexical = self._lexical_hits(tree, filters, depth)
             except BackendUnavailable as exc:
                 log.warning("lexical backend unavailable, answering dense-only: %s", exc)
-                degraded.append("lexical")
+                got.degraded.append("lexical")
+                got.leaf_vec_ids, got.positive = {}, []
+        down = "lexical" in got.degraded and bool(parsed.free_text)
         if pending is not None:
-            dense = pending.result()
-        elif req.mode == "bm25" and degraded and parsed.free_text:
-            # Dense stands in for bm25 when the lexical backend is down.
-            dense = self.dense(parsed.free_text, filters, depth)
-        if req.mode == "hybrid" and not parsed.is_plain and "lexical" not in degraded:
-            allowed = {h.paragraph_id for h in lexical}
-            dense = [h for h in dense if h.paragraph_id in allowed]
-        lexical = lexical[:depth]
-        return Retrieved(lexical, dense, degraded)
+            vector, got.dense, got.semantic_ids, got.semantic_sims = pending.result()
+            if down and not need_range:
+                got.semantic_ids, got.semantic_sims = self.stores.vectors.range_search(
+                    vector, threshold, limit
+                )
+        elif down:  # dense stands in for bm25
+            _, got.dense, got.semantic_ids, got.semantic_sims = dense_side(True)
+        return got
 
-    def lexical(self, root: Node, filters: Filters, depth: int) -> list[Hit]:
+    def _lexical_hits(self, tree: Node, filters: Filters, depth: int) -> list[Hit]:
         """BM25 top-``depth`` paragraphs, best first (ties by paragraph id)."""
         backend = self.stores.lexical
         if isinstance(backend, VecIdSearch):
-            pairs = backend.search_vec_ids(root, filters, depth)
+            pairs = backend.search_vec_ids(tree, filters, depth)
             if pairs is not None:
                 names = self.stores.catalog.paragraph_ids_for_vec_ids([i for i, _ in pairs])
                 hits = [Hit(names[i], s) for i, s in pairs if i in names]
                 hits.sort(key=lambda h: (-h.score, h.paragraph_id))
                 return hits
-        return backend.search(root, filters, depth)
+        return backend.search(tree, filters, depth)
 
-    def dense(self, text: str, filters: Filters, depth: int) -> list[Hit]:
-        """Top-``depth`` paragraphs by cosine similarity to ``text`` within ``filters``."""
-        stores = self.stores
-        vector = stores.embedder.embed_query(text)
-        allowed = None if filters.is_empty() else stores.catalog.vec_ids_matching(filters)
-        found = stores.vectors.search(vector, depth, allowed)
-        names = stores.catalog.paragraph_ids_for_vec_ids([i for i, _ in found])
-        return [Hit(names[i], s) for i, s in found if i in names]
-
-    def fuse(self, req: SearchRequest, got: Retrieved) -> list[Hit]:
-        """One ranked paragraph list from the retrieved lists, per the request's mode."""
+    def _fuse(self, req: SearchRequest, got: Retrieved) -> list[Hit]:
+        """One ranked paragraph list from the candidate lists, per the request's mode."""
         if req.mode == "bm25" and "lexical" not in got.degraded:
             return got.lexical
         if req.mode == "dense" or not got.lexical:
@@ -196,78 +324,145 @@ class SearchEngine:
             return convex(got.lexical, got.dense, alpha=alpha, method=norm)
         return rrf([got.lexical, got.dense], k=req.rrf_k or self.settings.rrf_k)
 
-    def _shape(
-        self,
-        req: SearchRequest,
-        parsed: ParsedQuery,
-        page: list[ArticleGroup],
-        got: Retrieved,
-    ) -> list[ArticleResult]:
-        stores = self.stores
-        shown = [h for g in page for h in g.hits[: req.passages]]
-        paragraphs = stores.catalog.paragraphs([h.paragraph_id for h in shown])
-        meta = stores.catalog.articles([g.article_id for g in page])
-        spans: dict[str, list[tuple[int, int]]] = {}
-        if parsed.root is not None and "lexical" not in got.degraded and shown:
-            try:
-                spans = stores.lexical.highlight(
-                    parsed.root, [h.paragraph_id for h in shown], paragraphs
-                )
-            except BackendUnavailable:
-                spans = {}
-        ranks = _ranks(got) if req.explain else {}
-        results = []
-        for group in page:
-            info = meta.get(group.article_id)
-            if info is None:  # deleted between retrieval and shaping
-                continue
-            passages = []
-            for hit in group.hits[: req.passages]:
-                para = paragraphs.get(hit.paragraph_id)
-                if para is None:
-                    continue
-                passages.append(
-                    Passage(
-                        paragraph_id=hit.paragraph_id,
-                        text=para.text,
-                        score=hit.score,
-                        position=para.position,
-                        highlights=spans.get(hit.paragraph_id, []),
-                        explanation=_explain(ranks, hit) if req.explain else None,
-                    )
-                )
-            results.append(
-                ArticleResult(
-                    article_id=group.article_id,
-                    title=info["title"],
-                    source=info["source"],
-                    url=info["url"],
-                    published_at=info["published_at"],
-                    language=info["language"],
-                    section=info["section"],
-                    authors=info["authors"],
-                    score=group.score,
-                    passages=passages,
-                )
-            )
-        return results
+    # -- views --------------------------------------------------------------------------------
+    def search(self, req: SearchRequest) -> SearchResponse:
+        """One page of the set (plus facets / timeline when asked).
+
+        Raises ``QuerySyntaxError`` for an unparseable query or a foreign cursor,
+        ``StaleCursor`` when the cursor's index generation is gone, ``ResultSetTooLarge``
+        when the semantic side exceeds ``max_semantic_paragraphs``.
+        """
+        from search_api.search.pages import page
+
+        started = time.perf_counter()
+        offset = req.offset
+        req.check()
+        rs = self.result_set(req)
+        if req.cursor is not None:
+            token = cursors.decode(req.cursor)
+            cursors.check(token, req.set_key(), rs.generation)
+            offset = token.offset
+        response = page(self.stores, rs, offset, req.limit)
+        if req.facets:
+            response.facets = self.facets(req, rs)
+        if req.timeline:
+            response.timeline = self.timeline(req, rs)
+        response.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return response
+
+    def facets(self, req: SearchRequest, rs: ResultSet | None = None) -> list[Facet]:
+        """Facet counts over the whole set (each facet without its own filter)."""
+        from search_api.search.facets import all_facets
+
+        return all_facets(rs or self.result_set(req), req.facet_size)
+
+    def timeline(self, req: SearchRequest, rs: ResultSet | None = None) -> Timeline:
+        """The set per day / week / month / year, with the corpus per interval."""
+        from search_api.search.timeline import timeline
+
+        return timeline(rs or self.result_set(req), req.interval, req.split_by, req.facet_size)
+
+    def export(
+        self, req: SearchRequest, fmt: str = "jsonl", level: str = "article"
+    ) -> Iterator[str]:
+        """Every article (or matching paragraph) of the set, in the request's sort, as CSV or
+        JSONL text chunks; the first JSONL line / the CSV's manifest comes first."""
+        from search_api.search.export import export
+
+        return export(self.stores, self.result_set(req), fmt, level)
 
 
-def _ranks(got: Retrieved) -> dict[str, dict[str, tuple[int, float]]]:
-    out: dict[str, dict[str, tuple[int, float]]] = {"bm25": {}, "dense": {}}
-    for name, hits in (("bm25", got.lexical), ("dense", got.dense)):
-        for rank, h in enumerate(hits, start=1):
-            out[name][h.paragraph_id] = (rank, h.score)
+def filter_masks(req: SearchRequest, parsed: ParsedQuery, table: ArticleTable) -> dict[str, Mask]:
+    """One mask per filter dimension in use (request and query filters: both must hold)."""
+    masks: dict[str, Mask] = {}
+    n = table.size
+    for dim, own, key in (
+        ("source", req.source, "sources"),
+        ("language", req.language, "languages"),
+        ("section", req.section, "sections"),
+        ("author", req.author, "authors"),
+    ):
+        column = table.columns[dim]
+        mask = None
+        for values in (own, parsed.filters.get(key, ())):
+            if values:
+                m = column.mask(list(values), n)
+                mask = m if mask is None else mask & m
+        if mask is not None:
+            masks[dim] = mask
+    if req.date_from or req.date_to:
+        masks["date"] = table.date_mask(req.date_from, req.date_to)
+    return masks
+
+
+def backend_filters(req: SearchRequest, parsed: ParsedQuery, table: ArticleTable) -> Filters:
+    """The request's filters in the stored spellings, for the retrievers' ranking candidates."""
+
+    def values(dim: str, own: list[str], key: str) -> tuple[str, ...]:
+        column = table.columns[dim]
+        chosen: set[str] | None = None
+        for wanted in (own, parsed.filters.get(key, ())):
+            if wanted:
+                stored = set(column.stored_values(wanted))
+                chosen = stored if chosen is None else chosen & stored
+        if chosen is None:
+            return ()
+        return tuple(sorted(chosen)) or ("\x00no-match",)
+
+    return Filters(
+        date_from=req.date_from,
+        date_to=req.date_to,
+        sources=values("source", req.source, "sources"),
+        languages=values("language", req.language, "languages"),
+        sections=values("section", req.section, "sections"),
+        authors=values("author", req.author, "authors"),
+    )
+
+
+def _excluded(root: Node, leaf_mask: Callable[[membership.Leaf], Mask], size: int) -> Mask:
+    """Articles excluded by the query's top-level ``-x`` / ``NOT x``."""
+    out = np.zeros(size, dtype=bool)
+    if isinstance(root, Term | Phrase):
+        return out
+    for part in root.must_not:
+        out |= membership.evaluate(part, leaf_mask, size)
     return out
 
 
-def _explain(ranks: dict[str, dict[str, tuple[int, float]]], hit: Hit) -> Explanation:
-    bm25 = ranks["bm25"].get(hit.paragraph_id)
-    dense = ranks["dense"].get(hit.paragraph_id)
-    return Explanation(
-        bm25_rank=bm25[0] if bm25 else None,
-        bm25_score=bm25[1] if bm25 else None,
-        dense_rank=dense[0] if dense else None,
-        dense_score=dense[1] if dense else None,
-        fused_score=hit.score,
-    )
+def _matching_paragraphs(
+    table: ArticleTable,
+    got: Retrieved,
+    lexical: Mask,
+    semantic: Mask,
+    use_semantic: bool,
+    sem_ordinals: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32], Mask]:
+    """Matching paragraphs of the members, sorted by article then similarity (best first),
+    with whether each is a lexical match."""
+    positive = [got.leaf_vec_ids[leaf] for leaf in got.positive if leaf in got.leaf_vec_ids]
+    lex_vec = np.unique(np.concatenate(positive)) if positive else np.zeros(0, np.int64)
+    lex_ord = table.paragraph_articles(lex_vec)
+    keep = lex_ord >= 0
+    keep[keep] = lexical[lex_ord[keep]]
+    vec = [lex_vec[keep]]
+    ords = [lex_ord[keep]]
+    sims = [np.full(int(keep.sum()), np.nan, dtype=np.float32)]
+    if use_semantic:
+        ok = sem_ordinals >= 0
+        ok[ok] = semantic[sem_ordinals[ok]]
+        vec.append(got.semantic_ids[ok])
+        ords.append(sem_ordinals[ok])
+        sims.append(got.semantic_sims[ok])
+    all_vec = np.concatenate(vec)
+    all_ord = np.concatenate(ords)
+    all_sim = np.concatenate(sims).astype(np.float32)
+    if len(all_vec) == 0:
+        return all_vec, all_ord, all_sim, np.zeros(0, dtype=bool)
+    # One row per paragraph: the semantic row (with its similarity) wins over the lexical one.
+    rank_sim = np.where(np.isnan(all_sim), -np.inf, all_sim)
+    order = np.lexsort((all_vec, -rank_sim, all_ord))
+    all_vec, all_ord, all_sim = all_vec[order], all_ord[order], all_sim[order]
+    _, first = np.unique(all_vec, return_index=True)
+    first.sort()
+    vec_out = all_vec[first]
+    return vec_out, all_ord[first], all_sim[first], np.isin(vec_out, vec[0])

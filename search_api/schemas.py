@@ -1,17 +1,20 @@
 """Request and response models shared by the REST API, the CLI (``--json``) and the client.
 
 The response is the product's output schema: ``{"query", "mode", "total", "results": [...]}``
-with results best first; ``total`` counts matching articles in the fused candidate pool, not
-just this page.
+with results in the requested sort; ``total`` is the exact number of articles in the result
+set (docs/result-set.md), not just this page.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+import json
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from indexer.errors import QuerySyntaxError
+from indexer.models import stable_hash
 from search_api.fusion import Normalisation
 from search_api.grouping import Aggregation
 
@@ -19,33 +22,132 @@ Mode = Literal["bm25", "dense", "hybrid"]
 Fusion = Literal["rrf", "convex"]
 
 
+Sort = Literal["relevance", "date_desc", "date_asc"]
+Match = Literal["auto", "all", "any"]
+Interval = Literal["auto", "day", "week", "month", "year"]
+FacetName = Literal["source", "language", "section", "author", "year", "month"]
+SplitBy = Literal["source", "language", "section", "author"]
+Format = Literal["csv", "jsonl"]
+Level = Literal["article", "paragraph"]
+#: Highest ``offset``; deeper pages are reached with ``cursor`` (no limit).
+MAX_OFFSET = 1_000_000
+_FilterList = Annotated[list[Annotated[str, Field(max_length=500)]], Field(max_length=50)]
+
+
 class SearchRequest(BaseModel):
-    """One search. Filters combine with AND; values inside one filter with OR."""
+    """One request over the result set: the query, the set's definition, and its views.
+
+    The same model is the REST query string (``GET /search``, ``/facets``, ``/timeline``,
+    ``/export``), the JSON body of ``POST /search``, the CLI's options and the engine's input;
+    unknown parameters are refused. Filters combine with AND, values inside one filter with OR,
+    and compare case-insensitively. See docs/result-set.md.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    q: str = Field(max_length=1000, description="Query text (see docs/query-syntax.md).")
-    mode: Mode = "hybrid"
-    limit: int = Field(10, ge=1, le=100)
-    offset: int = Field(0, ge=0, le=10_000)
-    date_from: datetime | None = None
-    date_to: datetime | None = None
-    source: list[str] = Field(default_factory=list)
-    language: list[str] = Field(default_factory=list)
-    section: list[str] = Field(default_factory=list)
-    author: list[str] = Field(default_factory=list)
-    fusion: Fusion | None = None
-    rrf_k: int | None = Field(None, ge=1, le=10_000)
-    alpha: float | None = Field(None, ge=0.0, le=1.0)
+    q: str = Field(
+        "",
+        max_length=1000,
+        description='Query text: words, "phrases", AND/OR/NOT, +/-, title:, source: ... '
+        "Empty: every article within the filters.",
+    )
+    mode: Mode = Field(
+        "hybrid",
+        description="bm25: the lexical set, BM25-ranked; dense: the semantic set, ranked by "
+        "similarity; hybrid: their union, ranked by fused scores.",
+    )
+    match: Match = Field(
+        "auto",
+        description="How plain words combine for lexical membership: all, any, or auto (all "
+        "up to 3 words, half of them (at least 3) in longer queries).",
+    )
+    lexical: bool = Field(True, description="Include lexical matches in the set.")
+    semantic: bool = Field(
+        True, description="Include semantic matches (similarity >= min_similarity) in the set."
+    )
+    min_similarity: float | None = Field(
+        None,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity a paragraph needs to be a semantic match (default: the "
+        "index's calibrated threshold).",
+    )
+    sort: Sort = Field("relevance", description="relevance, date_desc or date_asc (undated last).")
+    limit: int = Field(10, ge=0, le=100, description="Articles per page.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Articles to skip.")
+    cursor: str | None = Field(
+        None,
+        max_length=1000,
+        description="The `next` token of the previous page (replaces offset; pins the index "
+        "generation: 409 if the index changed).",
+    )
+    date_from: AwareDatetime | None = Field(
+        None, description="Published at or after (ISO 8601 with zone)."
+    )
+    date_to: AwareDatetime | None = Field(
+        None, description="Published at or before (ISO 8601 with zone)."
+    )
+    source: _FilterList = Field(default_factory=list, description="Only these sources.")
+    language: _FilterList = Field(default_factory=list, description="Only these languages.")
+    section: _FilterList = Field(default_factory=list, description="Only these sections.")
+    author: _FilterList = Field(default_factory=list, description="Only these authors.")
+    fusion: Fusion | None = Field(None, description="rrf or convex (default: settings).")
+    rrf_k: int | None = Field(None, ge=1, le=10_000, description="RRF smoothing constant.")
+    alpha: float | None = Field(None, ge=0.0, le=1.0, description="Convex weight of BM25.")
     normalisation: Normalisation | None = Field(
         None, description="Score normalisation of convex fusion: minmax or zscore."
     )
     aggregate: Aggregation | None = Field(
         None, description="Article score from paragraph scores: max, top2, top3 or decay."
     )
-    candidates: int | None = Field(None, ge=10, le=10_000)
+    candidates: int | None = Field(
+        None, ge=10, le=10_000, description="Paragraphs each retriever contributes to ranking."
+    )
     passages: int = Field(3, ge=1, le=20, description="Matching paragraphs shown per article.")
-    explain: bool = False
+    explain: bool = Field(False, description="Add each passage's retriever ranks and scores.")
+    facets: bool = Field(False, description="Add facet counts over the whole set.")
+    facet_size: int = Field(10, ge=1, le=1000, description="Values per facet before 'other'.")
+    timeline: bool = Field(False, description="Add the timeline of the whole set.")
+    interval: Interval = Field("auto", description="Timeline bucket: auto, day, week, month, year.")
+    split_by: SplitBy | None = Field(
+        None, description="Timeline series per value of this facet (top facet_size values)."
+    )
+
+    def check(self) -> None:
+        """Rules JSON Schema cannot express; ``QuerySyntaxError`` (HTTP 400) when broken."""
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise QuerySyntaxError("date_from is after date_to")
+        if self.cursor is not None and self.offset:
+            raise QuerySyntaxError("give either cursor or offset, not both")
+
+    def set_key(self) -> str:
+        """A digest of every parameter that defines the set and its order (not the page)."""
+        data = self.model_dump(
+            mode="json",
+            exclude={
+                "limit",
+                "offset",
+                "cursor",
+                "passages",
+                "explain",
+                "facets",
+                "facet_size",
+                "timeline",
+                "interval",
+                "split_by",
+            },
+        )
+        return stable_hash(json.dumps(data, sort_keys=True, ensure_ascii=False))
+
+
+class ExportRequest(SearchRequest):
+    """A search request plus the export's shape (``GET /export``, ``newssearch export``)."""
+
+    format: Format = Field("csv", description="csv or jsonl.")
+    level: Level = Field(
+        "article",
+        description="article (one row per article) or paragraph (one row per matching paragraph).",
+    )
 
 
 class Explanation(BaseModel):
@@ -55,7 +157,7 @@ class Explanation(BaseModel):
     bm25_score: float | None = None
     dense_rank: int | None = None
     dense_score: float | None = None
-    fused_score: float
+    fused_score: float | None = None
 
 
 class Passage(BaseModel):
@@ -63,17 +165,23 @@ class Passage(BaseModel):
 
     paragraph_id: str
     text: str
-    score: float
+    score: float | None = Field(
+        None, description="Fused paragraph score (null beyond the ranked candidates)."
+    )
     position: int
     highlights: list[tuple[int, int]] = Field(
         default_factory=list, description="Character spans of query matches in `text`."
+    )
+    similarity: float | None = Field(
+        None, description="Cosine similarity to the query when it is a semantic match."
     )
     explanation: Explanation | None = None
 
 
 class ArticleResult(BaseModel):
-    """One article of the result list with its best matching paragraphs."""
+    """One article of the result set with its best matching paragraphs."""
 
+    rank: int = Field(description="1-based position in the whole set, in the requested sort.")
     article_id: str
     title: str
     source: str | None
@@ -82,23 +190,77 @@ class ArticleResult(BaseModel):
     language: str | None
     section: str | None = None
     authors: list[str] = Field(default_factory=list)
-    score: float
+    score: float | None = Field(
+        description="Fused article score; null for set members beyond every retriever's "
+        "ranked candidates (they follow the scored ones, see docs/result-set.md)."
+    )
+    matched: list[Literal["lexical", "semantic"]] = Field(
+        default_factory=list, description="Why the article is in the set."
+    )
     passages: list[Passage]
 
 
+class FacetValue(BaseModel):
+    """One value of a facet and how many articles of the set carry it."""
+
+    value: str
+    count: int
+
+
+class Facet(BaseModel):
+    """Article counts per value over the set, with this facet's own filter left out."""
+
+    field: FacetName
+    total: int = Field(description="Articles counted (the set without this facet's filter).")
+    values: list[FacetValue]
+    other: int = Field(0, description="Articles counted under values beyond facet_size.")
+    missing: int = Field(0, description="Articles with no value for this field.")
+
+
+class TimelineBucket(BaseModel):
+    """One interval of the timeline."""
+
+    start: date
+    count: int = Field(description="Articles of the set published in the interval.")
+    corpus: int = Field(description="Articles in the index (within the filters) in it.")
+    ratio: float = Field(description="count / corpus (normalised attention), 0 when empty.")
+    series: dict[str, int] | None = Field(None, description="count per split_by value.")
+
+
+class Timeline(BaseModel):
+    """Articles of the set per interval; the counts plus ``undated`` add up to ``total``."""
+
+    interval: Literal["day", "week", "month", "year"]
+    total: int
+    undated: int
+    corpus_undated: int
+    split_by: SplitBy | None = None
+    buckets: list[TimelineBucket]
+
+
 class SearchResponse(BaseModel):
-    """A page of grouped results."""
+    """A page of the result set (see docs/result-set.md)."""
 
     query: str
     mode: Mode
-    total: int
+    total: int = Field(description="Exact number of articles in the set.")
+    total_paragraphs: int = Field(
+        0, description="Paragraphs of those articles that match (lexically or semantically)."
+    )
     offset: int = 0
     limit: int = 10
+    sort: Sort = "relevance"
+    match: Match = "auto"
+    min_similarity: float | None = Field(None, description="The semantic threshold applied.")
+    generation: int = Field(0, description="Index generation the set was computed on.")
+    next: str | None = Field(None, description="Cursor of the next page; null on the last.")
     degraded: list[str] = Field(
         default_factory=list, description="Retrievers that failed; results come from the rest."
     )
     took_ms: float = 0.0
     results: list[ArticleResult]
+    facets: list[Facet] | None = None
+    timeline: Timeline | None = None
 
 
 class ArticleIn(BaseModel):

@@ -1,0 +1,1 @@
+"""The result set and its views: table, membership, ranking, pages, facets, timeline, export."""

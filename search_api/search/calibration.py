@@ -1,0 +1,35 @@
+"""The semantic threshold: the cosine similarity at which a paragraph joins the result set.
+
+Similarity scales differ by encoder, so the threshold is per encoder, calibrated on judged
+data (docs/result-set.md, "Calibration"; ``newssearch calibrate`` recomputes it for an index
+on a user's own BEIR-format judgments). Resolution order, first that exists:
+
+1. the request's ``min_similarity``;
+2. the index's own value (catalog meta ``min_similarity``, written by ``newssearch calibrate``);
+3. :data:`CALIBRATED` for the index's encoder;
+4. :data:`FALLBACK` (an encoder nobody calibrated: conservative, few semantic members).
+"""
+
+from __future__ import annotations
+
+from indexer.stores import Stores
+
+#: Calibrated per encoder (model name as in the index's ``model_key``): the similarity at which
+#: half of the article-level semantic matches of PolitiFact-1k *train* queries are judged
+#: relevant (docs/result-set.md).
+CALIBRATED: dict[str, float] = {
+    "all-MiniLM-L6-v2": 0.64,
+}
+FALLBACK = 0.75
+META_KEY = "min_similarity"
+
+
+def semantic_threshold(stores: Stores, override: float | None = None) -> float:
+    """The threshold a request uses (module docstring)."""
+    if override is not None:
+        return override
+    stored = stores.catalog.get_meta(META_KEY)
+    if stored is not None:
+        return float(stored)
+    model = (stores.catalog.get_meta("model_key") or "").split("|", 1)[0]
+    return CALIBRATED.get(model.rsplit("/", 1)[-1], FALLBACK)

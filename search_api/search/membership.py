@@ -1,0 +1,125 @@
+"""Lexical membership: the boolean query evaluated on whole articles (pure functions).
+
+A leaf (:class:`~indexer.query.Term` or :class:`~indexer.query.Phrase`) matches an article
+when at least one of the article's paragraphs matches it (a phrase within one paragraph; a
+``title:`` leaf against the title every paragraph carries). A :class:`~indexer.query.Bool`
+matches when every ``must`` child matches, no ``must_not`` child matches and, when there is
+no ``must``, at least ``minimum_should_match`` of its ``should`` children match: so
+``Putin -Tokajew`` excludes every article mentioning Tokajew anywhere, and ``a AND b`` may
+match in different paragraphs.
+
+``minimum_should_match`` is 1 for every nested group and for explicit ``OR``; for the
+top-level words of a query it follows the request's ``match``:
+
+- ``any``: at least one word;
+- ``all``: every word;
+- ``auto`` (default): every word up to :data:`AUTO_ALL_UP_TO` words (search-box queries:
+  ``Putin Merkel`` means both), above that ``ceil(AUTO_FRACTION * n)`` (pasted claims and
+  sentences, where demanding every word would leave almost nothing). The constants were chosen
+  on the PolitiFact dev set (docs/evaluation.md, "Result-set membership").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from indexer.query import Bool, Node, Phrase, Term
+
+Match = Literal["auto", "all", "any"]
+Leaf = Term | Phrase
+Mask = npt.NDArray[np.bool_]
+#: ``auto`` requires every word of queries up to this many words ...
+AUTO_ALL_UP_TO = 3
+#: ... and this fraction of them (rounded up) in longer ones.
+AUTO_FRACTION = 0.5
+
+
+def minimum_should_match(match: Match, words: int) -> int:
+    """How many of ``words`` top-level words an article must contain (at least 1)."""
+    if words <= 0:
+        return 0
+    if match == "any":
+        return 1
+    if match == "all" or words <= AUTO_ALL_UP_TO:
+        return words
+    return max(AUTO_ALL_UP_TO, math.ceil(AUTO_FRACTION * words))
+
+
+def iter_leaves(node: Node | None, *, positive_only: bool = False) -> Iterator[Leaf]:
+    """Every leaf of ``node`` (depth first); with ``positive_only`` none under a must_not."""
+    if node is None:
+        return
+    if isinstance(node, Term | Phrase):
+        yield node
+        return
+    for part in (*node.must, *node.should):
+        yield from iter_leaves(part, positive_only=positive_only)
+    if not positive_only:
+        for part in node.must_not:
+            yield from iter_leaves(part)
+
+
+def distinct_leaves(node: Node | None, *, positive_only: bool = False) -> list[Leaf]:
+    """:func:`iter_leaves` without repeats, in first-seen order."""
+    return list(dict.fromkeys(iter_leaves(node, positive_only=positive_only)))
+
+
+def evaluate(
+    node: Node,
+    leaf_mask: Callable[[Leaf], Mask],
+    size: int,
+    *,
+    top_msm: int | None = None,
+) -> Mask:
+    """Articles (a mask over ``size`` ordinals) that match ``node``; see the module docstring.
+
+    ``leaf_mask(leaf)`` gives the articles matching one leaf. ``top_msm`` overrides the
+    minimum-should-match of ``node`` itself (the request's ``match`` for top-level words).
+    """
+    if isinstance(node, Term | Phrase):
+        return leaf_mask(node)
+    out = np.ones(size, dtype=bool)
+    for part in node.must:
+        out &= evaluate(part, leaf_mask, size)
+    if node.should and not node.must:
+        need = 1 if top_msm is None else max(1, min(top_msm, len(node.should)))
+        out &= should_count(node, leaf_mask, size) >= need
+    if not node.must and not node.should:
+        out[:] = False
+    for part in node.must_not:
+        out &= ~evaluate(part, leaf_mask, size)
+    return out
+
+
+def should_count(node: Node, leaf_mask: Callable[[Leaf], Mask], size: int) -> npt.NDArray[np.int64]:
+    """Per article, how many of ``node``'s ``should`` children it matches (a leaf: 0 or 1)."""
+    if isinstance(node, Term | Phrase):
+        return leaf_mask(node).astype(np.int64)
+    counts = np.zeros(size, dtype=np.int64)
+    for part in node.should:
+        counts += evaluate(part, leaf_mask, size)
+    return counts
+
+
+def top_level_words(node: Node | None) -> int:
+    """How many top-level ``should`` children the query has (what ``match`` applies to)."""
+    if node is None:
+        return 0
+    if isinstance(node, Term | Phrase):
+        return 1
+    return len(node.should) if not node.must else 0
+
+
+def scoring_tree(node: Node | None) -> Bool | None:
+    """The tree ranking candidates are fetched with: any positive leaf, scored by BM25.
+
+    Membership is decided per article (:func:`evaluate`); ranking needs paragraphs that match
+    *something* positive, also in articles where ``a AND b`` match in different paragraphs.
+    """
+    leaves = distinct_leaves(node, positive_only=True)
+    return Bool(should=tuple(leaves)) if leaves else None

@@ -1,0 +1,148 @@
+"""The result set: the one set of articles a request matches, ranked once; every view reads it.
+
+Definition (docs/result-set.md): within the filters, an article is in the set when it matches
+the query **lexically** (the boolean query on the whole article, :mod:`.membership`) or
+**semantically** (one of its paragraphs has cosine similarity >= the threshold). ``bm25``
+mode uses the lexical side only, ``dense`` the semantic side only, ``hybrid`` their union
+(``lexical=false`` / ``semantic=false`` switch a side off). A query with operators, phrases or
+fields is a constraint: in hybrid mode its set is the lexical one (dense only ranks), and
+excluded terms (``-x``) exclude in every mode.
+
+Order (``sort=relevance``): first the articles that have a paragraph among either
+retriever's ranked candidates, by fused article score (as ranking was before the set
+existed, so ranking quality is unchanged); then the rest of the set ("the tail", only
+reachable by deep paging), by how many top-level query words they contain, then by their best
+similarity, then by article id. ``date_desc`` / ``date_asc`` order the whole set by date
+(undated last), ties in relevance order. The order is a pure function of the request and the
+index generation, so paging (offset or cursor) yields each article exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from indexer.models import Hit
+from search_api.grouping import ArticleGroup
+from search_api.schemas import SearchRequest
+from search_api.search.table import UNDATED, ArticleTable, Mask, Ordinals
+
+
+@dataclass
+class ResultSet:
+    """A computed set; see the module docstring. Arrays are over table ordinals."""
+
+    request: SearchRequest
+    table: ArticleTable
+    #: Members in the requested order.
+    order: Ordinals
+    #: Article score per member of ``order`` (NaN in the tail: no fused score).
+    scores: npt.NDArray[np.float64]
+    lexical: Mask
+    semantic: Mask
+    #: Members' matching paragraphs: vec_id, article ordinal, similarity (NaN when the
+    #: paragraph is a lexical match only), sorted by ordinal.
+    match_vec_ids: npt.NDArray[np.int64]
+    match_ordinals: Ordinals
+    match_similarity: npt.NDArray[np.float32]
+    match_lexical: Mask
+    #: Fused candidate paragraphs per ranked member.
+    groups: dict[int, ArticleGroup]
+    #: Per-retriever candidate lists (for explanations).
+    lexical_hits: list[Hit]
+    dense_hits: list[Hit]
+    #: The set before the filters (for facets that leave their own filter out) and the
+    #: filter masks by dimension (``source`` ... ``author``, ``date``).
+    unfiltered: Mask
+    filter_masks: dict[str, Mask]
+    min_similarity: float | None
+    degraded: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Exact number of articles in the set."""
+        return len(self.order)
+
+    @property
+    def total_paragraphs(self) -> int:
+        """Matching paragraphs (lexical or semantic) of the set's articles."""
+        return len(self.match_vec_ids)
+
+    @property
+    def generation(self) -> int:
+        """The index generation the set was computed on."""
+        return self.table.generation
+
+    def members(self) -> Mask:
+        """The set as a mask over ordinals."""
+        out = np.zeros(self.table.size, dtype=bool)
+        out[self.order] = True
+        return out
+
+    def without(self, dimension: str) -> Mask:
+        """The set as it would be without the filter of ``dimension`` (multi-select facets)."""
+        out = self.unfiltered.copy()
+        for name, mask in self.filter_masks.items():
+            if name != dimension:
+                out &= mask
+        return out
+
+    def paragraph_span(self, ordinal: int) -> tuple[int, int]:
+        """Where one member's matching paragraphs lie in the ``match_*`` arrays."""
+        lo = int(np.searchsorted(self.match_ordinals, ordinal, side="left"))
+        hi = int(np.searchsorted(self.match_ordinals, ordinal, side="right"))
+        return lo, hi
+
+    def paragraphs_of(self, ordinal: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The matching paragraphs (vec_ids, similarities) of one member."""
+        lo, hi = self.paragraph_span(ordinal)
+        return self.match_vec_ids[lo:hi], self.match_similarity[lo:hi]
+
+
+def rank(
+    table: ArticleTable,
+    members: Mask,
+    groups: list[ArticleGroup],
+    coord: npt.NDArray[np.int64],
+    best_similarity: npt.NDArray[np.float64],
+) -> tuple[Ordinals, npt.NDArray[np.float64], dict[int, ArticleGroup]]:
+    """Relevance order of ``members``: ranked groups first, then the tail (module docstring).
+
+    ``groups`` are fused article groups best first (only members are kept); ``coord`` counts
+    top-level words per article, ``best_similarity`` is -inf where unknown.
+    """
+    head: list[int] = []
+    scores: list[float] = []
+    ranked: dict[int, ArticleGroup] = {}
+    for group in groups:
+        o = table.ordinal(group.article_id)
+        if o is None or not members[o] or o in ranked:
+            continue
+        ranked[o] = group
+        head.append(o)
+        scores.append(group.score)
+    in_head = np.zeros(table.size, dtype=bool)
+    in_head[head] = True
+    tail = np.flatnonzero(members & ~in_head)
+    # lexsort: last key first; ordinal order is article id order (the final tie-break).
+    tail = tail[np.lexsort((tail, -best_similarity[tail], -coord[tail]))]
+    order = np.concatenate([np.asarray(head, dtype=np.int64), tail.astype(np.int64)])
+    all_scores = np.concatenate([np.asarray(scores, dtype=np.float64), np.full(len(tail), np.nan)])
+    return order, all_scores, ranked
+
+
+def sort_by_date(
+    table: ArticleTable, order: Ordinals, descending: bool
+) -> tuple[Ordinals, npt.NDArray[np.int64]]:
+    """``order`` re-sorted by publication date (undated last), ties kept in ``order``'s order;
+    returns the new order and, per new position, the old position."""
+    published = table.published[order]
+    undated = published == UNDATED
+    key = np.where(undated, 0, published)
+    if descending:
+        key = -key
+    pos = np.arange(len(order))
+    perm = np.lexsort((pos, key, undated))
+    return order[perm], perm

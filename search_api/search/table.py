@@ -1,0 +1,251 @@
+"""The article table: an in-memory, columnar snapshot of every committed article.
+
+Result sets, filters, facets, the timeline and date sorting work on *article ordinals*
+(row numbers of this table) with numpy, so their cost does not grow with Python loops over
+the set: a facet over 50,000 matching articles is one ``bincount``.
+
+Contracts:
+- A table is immutable and belongs to one catalog ``generation`` (see
+  :meth:`indexer.catalog.Catalog.generation`); :class:`TableCache` builds a new one when the
+  generation moves, so every view of one request sees the same committed content.
+- Ordinals follow ``article_id`` order (the catalog returns rows sorted), so ties broken by
+  ordinal are ties broken by article id.
+- Filters on source, language, section and author compare case-insensitively (after Unicode
+  case folding and trimming); ``date_from``/``date_to`` are inclusive and never match an
+  undated article. :meth:`ArticleTable.filter_mask` is the one implementation of filter
+  semantics for the result set; the retrievers' own filters only shape ranking candidates.
+- ``paragraph_articles`` maps a FAISS/lexical ``vec_id`` to its article ordinal, ``-1`` for a
+  paragraph that is not committed (pending, deleted, unknown).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from indexer.catalog import Catalog
+
+Mask = npt.NDArray[np.bool_]
+Ordinals = npt.NDArray[np.int64]
+#: ``published`` of an undated article (sorts before every real date).
+UNDATED = np.iinfo(np.int64).min
+FacetField = Literal["source", "language", "section", "author"]
+FACET_FIELDS: tuple[FacetField, ...] = ("source", "language", "section", "author")
+
+
+def fold(value: str) -> str:
+    """The form filter values are compared in: trimmed and case-folded."""
+    return value.strip().casefold()
+
+
+@dataclass(frozen=True)
+class Column:
+    """A categorical column: per article a code into ``values`` (``-1`` = no value), or, for
+    multi-valued fields (authors), CSR ``offsets`` into ``codes``."""
+
+    values: tuple[str, ...]
+    codes: npt.NDArray[np.int32]
+    offsets: npt.NDArray[np.int64] | None = None
+
+    def codes_for(self, wanted: Iterable[str]) -> npt.NDArray[np.int32]:
+        """Codes of the stored values equal to any of ``wanted`` case-insensitively."""
+        folded = {fold(w) for w in wanted}
+        return np.asarray(
+            [i for i, v in enumerate(self.values) if fold(v) in folded], dtype=np.int32
+        )
+
+    def stored_values(self, wanted: Iterable[str]) -> tuple[str, ...]:
+        """The stored spellings matching ``wanted`` case-insensitively (for backend filters)."""
+        return tuple(self.values[i] for i in self.codes_for(wanted))
+
+    def mask(self, wanted: Sequence[str], n: int) -> Mask:
+        """Articles having at least one of ``wanted`` (case-insensitive)."""
+        codes = self.codes_for(wanted)
+        if self.offsets is None:
+            return np.isin(self.codes, codes)
+        hit = np.isin(self.codes, codes)
+        out = np.zeros(n, dtype=bool)
+        owners = np.repeat(np.arange(n), np.diff(self.offsets))
+        out[owners[hit]] = True
+        return out
+
+    def counts(self, members: Ordinals, n: int) -> tuple[npt.NDArray[np.int64], int]:
+        """Per code, how many of ``members`` carry it; plus how many carry no value at all."""
+        if self.offsets is None:
+            codes = self.codes[members]
+            have = codes >= 0
+            counts = np.bincount(codes[have], minlength=len(self.values))
+            return counts.astype(np.int64), int(len(members) - have.sum())
+        starts, ends = self.offsets[members], self.offsets[members + 1]
+        lengths = ends - starts
+        if lengths.sum() == 0:
+            return np.zeros(len(self.values), dtype=np.int64), len(members)
+        idx = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        counts = np.bincount(self.codes[idx], minlength=len(self.values))
+        return counts.astype(np.int64), int((lengths == 0).sum())
+
+    def has_code(self, code: int, n: int) -> Mask:
+        """Articles carrying the value with this code."""
+        if self.offsets is None:
+            out: Mask = np.equal(self.codes, code)
+            return out
+        owners = np.repeat(np.arange(n), np.diff(self.offsets))
+        mask = np.zeros(n, dtype=bool)
+        mask[owners[self.codes == code]] = True
+        return mask
+
+    def value_of(self, ordinal: int) -> list[str]:
+        """The value(s) of one article."""
+        if self.offsets is None:
+            code = int(self.codes[ordinal])
+            return [] if code < 0 else [self.values[code]]
+        lo, hi = int(self.offsets[ordinal]), int(self.offsets[ordinal + 1])
+        return [self.values[int(c)] for c in self.codes[lo:hi]]
+
+
+@dataclass(frozen=True)
+class ArticleTable:
+    """Every committed article of one generation, as columns (module docstring)."""
+
+    generation: int
+    ids: tuple[str, ...]
+    published: npt.NDArray[np.int64]  # UTC epoch microseconds, UNDATED when unknown
+    columns: dict[str, Column]
+    paragraph_vec_ids: npt.NDArray[np.int64]  # sorted
+    paragraph_ordinals: npt.NDArray[np.int64]  # article ordinal of each sorted vec_id
+
+    @property
+    def size(self) -> int:
+        """Number of committed articles."""
+        return len(self.ids)
+
+    def ordinal(self, article_id: str) -> int | None:
+        """The ordinal of ``article_id`` or None when it is not committed."""
+        i = int(np.searchsorted(self._sorted_ids, article_id))
+        if i < len(self.ids) and self.ids[i] == article_id:
+            return i
+        return None
+
+    @property
+    def _sorted_ids(self) -> npt.NDArray[np.str_]:
+        cached: npt.NDArray[np.str_] | None = self.__dict__.get("_ids_array")
+        if cached is None:
+            cached = np.asarray(self.ids, dtype=str) if self.ids else np.asarray([], dtype=str)
+            object.__setattr__(self, "_ids_array", cached)
+        return cached
+
+    def ordinals_of(self, article_ids: Iterable[str]) -> Ordinals:
+        """Ordinals of the committed articles among ``article_ids`` (others dropped)."""
+        found = [self.ordinal(a) for a in article_ids]
+        return np.asarray([o for o in found if o is not None], dtype=np.int64)
+
+    def paragraph_articles(self, vec_ids: npt.NDArray[np.int64]) -> Ordinals:
+        """Article ordinal per ``vec_id`` (``-1`` where the paragraph is not committed)."""
+        keys = self.paragraph_vec_ids
+        if len(keys) == 0 or len(vec_ids) == 0:
+            return np.full(len(vec_ids), -1, dtype=np.int64)
+        pos = np.searchsorted(keys, vec_ids).clip(0, len(keys) - 1)
+        found = keys[pos] == vec_ids
+        out: Ordinals = np.where(found, self.paragraph_ordinals[pos], -1)
+        return out
+
+    def articles_mask(self, vec_ids: npt.NDArray[np.int64]) -> Mask:
+        """Articles with at least one of the paragraphs ``vec_ids``."""
+        out = np.zeros(self.size, dtype=bool)
+        ords = self.paragraph_articles(vec_ids)
+        out[ords[ords >= 0]] = True
+        return out
+
+    def vec_ids_of(self, mask: Mask) -> npt.NDArray[np.int64]:
+        """vec_ids of every paragraph of the articles in ``mask``."""
+        out: npt.NDArray[np.int64] = self.paragraph_vec_ids[mask[self.paragraph_ordinals]]
+        return out
+
+    def date_mask(self, date_from: datetime | None, date_to: datetime | None) -> Mask:
+        """Articles published within ``[date_from, date_to]`` (undated never match)."""
+        out: Mask = np.not_equal(self.published, UNDATED)
+        if date_from is not None:
+            out &= self.published >= _epoch(date_from)
+        if date_to is not None:
+            out &= self.published <= _epoch(date_to)
+        return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _epoch(value: datetime) -> int:
+    """Microseconds since 1970 (UTC), exact."""
+    return (value.astimezone(UTC) - _EPOCH) // _MICROSECOND
+
+
+def build_table(catalog: Catalog) -> ArticleTable:
+    """Read every committed article and paragraph from ``catalog`` into a new table."""
+    generation, rows, paragraphs = catalog.snapshot_rows()
+    n = len(rows)
+    ids = tuple(str(r[0]) for r in rows)
+    published = np.full(n, UNDATED, dtype=np.int64)
+    for i, r in enumerate(rows):
+        if r[5]:
+            published[i] = _epoch(datetime.fromisoformat(r[5]))
+    columns = {
+        "source": _single([r[1] for r in rows]),
+        "language": _single([r[2] for r in rows]),
+        "section": _single([r[3] for r in rows]),
+        "author": _multi([json.loads(r[4]) for r in rows]),
+    }
+    index = {a: i for i, a in enumerate(ids)}
+    vec = np.fromiter((p[0] for p in paragraphs), dtype=np.int64, count=len(paragraphs))
+    owner = np.fromiter((index[p[1]] for p in paragraphs), dtype=np.int64, count=len(paragraphs))
+    order = np.argsort(vec, kind="stable")
+    return ArticleTable(generation, ids, published, columns, vec[order], owner[order])
+
+
+def _single(values: list[str | None]) -> Column:
+    distinct = sorted({v for v in values if v})
+    code = {v: i for i, v in enumerate(distinct)}
+    codes = np.fromiter((code.get(v, -1) if v else -1 for v in values), np.int32, len(values))
+    return Column(tuple(distinct), codes)
+
+
+def _multi(values: list[list[str]]) -> Column:
+    distinct = sorted({v for vs in values for v in vs if v})
+    code = {v: i for i, v in enumerate(distinct)}
+    flat = [code[v] for vs in values for v in dict.fromkeys(vs) if v]
+    lengths = [len([v for v in dict.fromkeys(vs) if v]) for vs in values]
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return Column(tuple(distinct), np.asarray(flat, dtype=np.int32), offsets)
+
+
+class TableCache:
+    """Holds the table of the catalog's current generation; rebuilds it when that moves.
+
+    ``on_change`` runs before a rebuild (the engine reloads the lexical searcher and FAISS
+    there, so the stores are at least as new as the table).
+    """
+
+    def __init__(self, catalog: Catalog, on_change: Callable[[], None] | None = None) -> None:
+        self.catalog = catalog
+        self.on_change = on_change
+        self._table: ArticleTable | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> ArticleTable:
+        """The table of the current generation (built on first use and after each change)."""
+        generation = self.catalog.generation()
+        with self._lock:
+            table = self._table
+            if table is None or table.generation != generation:
+                if table is not None and self.on_change is not None:
+                    self.on_change()
+                table = self._table = build_table(self.catalog)
+            return table
