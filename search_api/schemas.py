@@ -59,7 +59,7 @@ class SearchRequest(BaseModel):
     match: Match = Field(
         "auto",
         description="How plain words combine for lexical membership: all, any, or auto (all "
-        "up to 3 words, half of them (at least 3) in longer queries).",
+        "up to 3 words, a fifth of them (at least 3) in longer queries).",
     )
     lexical: bool = Field(True, description="Include lexical matches in the set.")
     semantic: bool = Field(

@@ -112,3 +112,46 @@ def test_help_lists_every_command(subprocess_env: dict[str, str]) -> None:
     for command in ("ingest", "search", "serve", "demo", "check", "repair", "delete"):
         assert command in out
     assert "--index" in run(["search", "--help"], subprocess_env).stdout
+
+
+def test_help_lists_the_result_set_commands(subprocess_env: dict[str, str]) -> None:
+    out = run(["--help"], subprocess_env).stdout
+    for command in ("facets", "timeline", "export", "calibrate", "eval"):
+        assert command in out
+
+
+@pytest.mark.parametrize("command", ["search", "facets", "timeline", "export"])
+def test_options_are_the_request_model(command: str, subprocess_env: dict[str, str]) -> None:
+    """One declaration: every request field is an option of each result-set command."""
+    from search_api.schemas import ExportRequest
+
+    model = ExportRequest if command == "export" else SearchRequest
+    out = run([command, "--help"], {**subprocess_env, "COLUMNS": "200"}).stdout
+    for name in model.model_fields:
+        if name != "q":
+            assert f"--{name.replace('_', '-')}" in out, (command, name)
+
+
+def test_views_via_cli_agree_with_total(
+    built_index: Settings, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    index = ["--index", str(built_index.index)]
+    q = ["Regierung Ukraine", "--match", "any", "--source", "ZEIT", "--source", "Tagesschau"]
+    page = json.loads(run(["search", *q, *index, "--json", "--limit", "0"], subprocess_env).stdout)
+    total = page["total"]
+    assert total > 0 and page["results"] == [] and page["next"]
+    facets = json.loads(run(["facets", *q, *index, "--json"], subprocess_env).stdout)
+    language = next(f for f in facets if f["field"] == "language")
+    assert (
+        sum(v["count"] for v in language["values"]) + language["other"] + language["missing"]
+        == total
+    )
+    timeline = json.loads(run(["timeline", *q, *index, "--json"], subprocess_env).stdout)
+    assert sum(b["count"] for b in timeline["buckets"]) + timeline["undated"] == total
+    out = tmp_path / "export.jsonl"
+    run(["export", *q, *index, "--format", "jsonl", "-o", str(out)], subprocess_env)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0])["manifest"]["total"] == total
+    assert len(lines) - 1 == total
+    bad = run(["search", *q, *index, "--sort", "dated"], subprocess_env, check=False)
+    assert bad.returncode == 2 and "--sort" in bad.stderr

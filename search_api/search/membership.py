@@ -36,7 +36,7 @@ Mask = npt.NDArray[np.bool_]
 #: ``auto`` requires every word of queries up to this many words ...
 AUTO_ALL_UP_TO = 3
 #: ... and this fraction of them (rounded up) in longer ones.
-AUTO_FRACTION = 0.5
+AUTO_FRACTION = 0.2
 
 
 def minimum_should_match(match: Match, words: int) -> int:
