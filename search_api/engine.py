@@ -32,7 +32,7 @@ import numpy.typing as npt
 from indexer.errors import BackendUnavailable
 from indexer.lexical.base import VecIdSearch
 from indexer.models import Filters, Hit
-from indexer.query import Node, ParsedQuery, Phrase, Term, parse_query
+from indexer.query import Bool, Node, ParsedQuery, Phrase, Term, parse_query
 from indexer.stores import Stores
 from search_api.fusion import convex, rrf
 from search_api.grouping import group_by_article
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 DENSE_WORKERS = 4
 #: Result sets kept for the next page / facets / export of the same request.
 SET_CACHE = 16
-_OR = re.compile(r'"[^"]*"|\bOR\b')
+_OR = re.compile(r'"[^"]*"|[()]|\bOR\b')
 
 
 @dataclass
@@ -71,7 +71,18 @@ class Retrieved:
 
 
 def _has_explicit_or(text: str) -> bool:
-    return any(m.group(0) == "OR" for m in _OR.finditer(text))
+    """True when ``OR`` joins top-level clauses (outside quotes and parentheses): then any one
+    of them is enough. An ``OR`` inside a group only concerns that group."""
+    depth = 0
+    for m in _OR.finditer(text):
+        token = m.group(0)
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth = max(0, depth - 1)
+        elif token == "OR" and depth == 0:
+            return True
+    return False
 
 
 class SearchEngine:
@@ -128,6 +139,8 @@ class SearchEngine:
                 self._sets.move_to_end(key)
                 return found
         built = self._compute(req, table)
+        if built.degraded:  # a retriever failed: ask again next time, it may be back
+            return built
         with self._sets_lock:
             self._sets[key] = built
             while len(self._sets) > SET_CACHE:
@@ -271,6 +284,9 @@ class SearchEngine:
         pending: Future[Dense] | None = None
         if wants_dense:
             pending = self._pool.submit(dense_side, need_range)
+        # Dense mode still needs the lexical matches of the excluded leaves: ``-x`` excludes in
+        # every mode (resultset), and the semantic side is filtered with them.
+        excluded = _excluded_leaves(root) if req.mode == "dense" and need_range else []
         if wants_lexical and root is not None:
             try:
                 leaves = membership.distinct_leaves(root)
@@ -286,6 +302,14 @@ class SearchEngine:
                 log.warning("lexical backend unavailable, answering dense-only: %s", exc)
                 got.degraded.append("lexical")
                 got.leaf_vec_ids, got.positive = {}, []
+        elif excluded:
+            try:
+                got.leaf_vec_ids = dict(
+                    zip(excluded, self.stores.lexical.matching_vec_ids(excluded), strict=True)
+                )
+            except BackendUnavailable as exc:
+                log.warning("lexical backend unavailable, not applying exclusions: %s", exc)
+                got.degraded.append("lexical")
         down = "lexical" in got.degraded and bool(parsed.free_text)
         if pending is not None:
             vector, got.dense, got.semantic_ids, got.semantic_sims = pending.result()
@@ -416,6 +440,15 @@ def backend_filters(req: SearchRequest, parsed: ParsedQuery, table: ArticleTable
         languages=values("language", req.language, "languages"),
         sections=values("section", req.section, "sections"),
         authors=values("author", req.author, "authors"),
+    )
+
+
+def _excluded_leaves(root: Node | None) -> list[membership.Leaf]:
+    """The distinct leaves under the query's top-level ``-x`` / ``NOT x``."""
+    if not isinstance(root, Bool):
+        return []
+    return list(
+        dict.fromkeys(leaf for part in root.must_not for leaf in membership.iter_leaves(part))
     )
 
 
