@@ -207,6 +207,31 @@ def build(
     }
 
 
+def index_dir(n: int, backend: str, real_limit: int | None = None) -> Path:
+    """Where the index of ``n`` paragraphs for ``backend`` is cached (shared by the scripts
+    that measure search over these indexes, e.g. ``result_set.py``)."""
+    tag = "" if real_limit is None else f"-r{real_limit}"
+    return BENCH_DIR / f"index-{backend}-{n}{tag}"
+
+
+def ensure_index(
+    n: int,
+    backend: str,
+    es_url: str | None,
+    real_limit: int | None = None,
+    rebuild: bool = False,
+) -> tuple[Path, dict[str, Any]]:
+    """The cached index of ``n`` paragraphs (built first when missing or with ``rebuild``) and
+    its ``build.json`` (paragraphs, build seconds per step, FAISS kind)."""
+    directory = index_dir(n, backend, real_limit)
+    info_path = directory / "build.json"
+    if rebuild or not info_path.exists():
+        print(f"building {n} ...", file=sys.stderr)
+        info_path.write_text(json.dumps(build(n, directory, backend, es_url, real_limit)))
+    info: dict[str, Any] = json.loads(info_path.read_text())
+    return directory, info
+
+
 def rebuild_lexical(directory: Path, backend: str, es_url: str | None) -> float:
     """Rewrite the lexical store of a built index from its catalog (after an analyser or
     schema change) with the product's ``rebuild_lexical``; returns seconds."""
@@ -320,14 +345,8 @@ def main() -> None:
     if args.smoke:
         result["smoke"] = True
     for n in [int(s) for s in sizes.split(",")]:
-        tag = "" if real_limit is None else f"-r{real_limit}"
-        directory = BENCH_DIR / f"index-{args.backend}-{n}{tag}"
+        directory, info = ensure_index(n, args.backend, args.es_url, real_limit, args.rebuild)
         info_path = directory / "build.json"
-        if args.rebuild or not info_path.exists():
-            print(f"building {n} ...", file=sys.stderr)
-            info = build(n, directory, args.backend, args.es_url, real_limit)
-            info_path.write_text(json.dumps(info))
-        info = json.loads(info_path.read_text())
         if args.rebuild_lexical:
             print(f"rewriting the lexical store at {n} ...", file=sys.stderr)
             info["lexical_rebuild_s"] = round(rebuild_lexical(directory, args.backend, args.es_url))
