@@ -108,6 +108,26 @@ def test_query_latency_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
         assert {"p50_ms", "p95_ms", "p99_ms", "qps"} <= set(row[mode])
 
 
+def test_result_set_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "result-set.json"
+    result = json_result(run_bench("result_set.py", ["--smoke", "--out", str(out)], bench_env), out)
+    row = result["sizes"]["2000"]
+    assert row["build"]["paragraphs"] == 2000 and row["deep_page"] == 5
+    for name in ("short", "claims"):
+        figures = row[name]
+        assert figures["queries"] == 20 and figures["words"]["min"] >= 2
+        for stage in ("first_page", "facets_timeline", "facets_timeline_cached"):
+            assert {"p50_ms", "p99_ms"} <= set(figures[stage])
+        assert {"median", "max"} <= set(figures["total"]) | set(figures["total_paragraphs"])
+        assert figures["deep_page_cache_hits"] == figures["deep_page_queries"]
+    assert row["short"]["words"]["max"] <= 4
+    assert row["claims"]["deep_page_queries"] > 0  # page 5 of a claim's set is reached
+    assert {"p50_ms", "p99_ms"} <= set(row["claims"]["page_deep_uncached"])
+    empty = row["export"][0]
+    assert empty["q"] == "" and empty["articles"] == row["articles"] > 0
+    assert {"articles_per_s", "rss_growth_mb"} <= set(empty)
+
+
 def test_indexing_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "indexing.json"
     result = json_result(run_bench("indexing.py", ["--smoke", "--out", str(out)], bench_env), out)
