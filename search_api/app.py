@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
@@ -184,6 +185,16 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
     @app.exception_handler(IngestError)
     async def _ingest_failed(_: Request, exc: IngestError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": str(exc)})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default echoes every offending input: a 10 MB body comes back whole, and
+        # an input that cannot be encoded (a lone surrogate) turned the 422 into a 500.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:300], "type": e["type"]}
+            for e in exc.errors()[:20]
+        ]
+        return JSONResponse(status_code=422, content={"detail": errors})
 
     @app.exception_handler(StaleCursor)
     async def _stale(_: Request, exc: StaleCursor) -> JSONResponse:

@@ -8,10 +8,11 @@ set (docs/result-set.md), not just this page.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from indexer.errors import QuerySyntaxError
 from indexer.models import stable_hash
@@ -29,9 +30,21 @@ FacetName = Literal["source", "language", "section", "author", "year", "month"]
 SplitBy = Literal["source", "language", "section", "author"]
 Format = Literal["csv", "jsonl"]
 Level = Literal["article", "paragraph"]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value: str) -> str:
+    """User text as the engine takes it: control characters (NUL, ...) removed, tabs and
+    newlines kept; a lone surrogate (not text: it cannot be encoded) is refused (HTTP 422)."""
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise ValueError("text contains a lone surrogate (invalid Unicode)")
+    return _CONTROL.sub("", value)
+
+
+CleanText = Annotated[str, AfterValidator(clean_text)]
 #: Highest ``offset``; deeper pages are reached with ``cursor`` (no limit).
 MAX_OFFSET = 1_000_000
-_FilterList = Annotated[list[Annotated[str, Field(max_length=500)]], Field(max_length=50)]
+_FilterList = Annotated[list[Annotated[CleanText, Field(max_length=500)]], Field(max_length=50)]
 
 
 class SearchRequest(BaseModel):
@@ -45,7 +58,7 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    q: str = Field(
+    q: CleanText = Field(
         "",
         max_length=1000,
         description='Query text: words, "phrases", AND/OR/NOT, +/-, title:, source: ... '

@@ -103,3 +103,19 @@ def test_health_and_docs(client: TestClient, stores: Stores) -> None:
 def test_ui_is_served(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and '<form id="search-form"' in page.text
+
+
+def test_validation_errors_never_echo_the_input(client: TestClient) -> None:
+    """A lone surrogate used to turn the 422 into a 500 (the echo could not be encoded), and a
+    10 MB body came back whole."""
+    resp = client.post(
+        "/search",
+        content='{"q": "Putin \\ud800 x"}',
+        headers={"content-type": "application/json"},
+    )
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "q"]
+    huge = "x" * 10_000_000
+    resp = client.post("/search", json={"q": huge})
+    assert resp.status_code == 422 and len(resp.content) < 2_000
+    resp = client.get("/search", params={"q": "Putin\x00\x07 Tokajew", "mode": "bm25"})
+    assert resp.status_code == 200 and resp.json()["query"] == "Putin Tokajew"
