@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -303,16 +303,108 @@ class ArticlesIn(BaseModel):
 
 
 class WriteResult(BaseModel):
-    """What a write request changed."""
+    """What a write request changed; ``problems`` lists the records left out and why."""
 
     articles: int = 0
     written: int = 0
     unchanged: int = 0
     paragraphs: int = 0
     deleted_paragraphs: int = 0
+    problems: list[RecordProblemOut] = Field(default_factory=list)
 
 
 class ErrorDetail(BaseModel):
     """Every 4xx/5xx answer: a human-readable ``detail`` (never a stack trace)."""
 
     detail: str
+
+
+class ParagraphOut(BaseModel):
+    """One paragraph of a stored article; ``body[start:end]`` is the text it was cut from."""
+
+    paragraph_id: str
+    position: int
+    start: int
+    end: int
+    text: str
+
+
+class ArticleDetail(BaseModel):
+    """A whole stored article (``GET /articles/{id}``, ``newssearch show``)."""
+
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published_at: datetime | None
+    language: str | None
+    section: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
+    story: str | None = Field(None, description="Near-duplicate cluster id (once stories exist).")
+    generation: int = Field(0, description="Index generation it was read at.")
+    paragraphs: list[ParagraphOut]
+
+
+class SimilarRequest(BaseModel):
+    """Articles closest to one article (``GET /articles/{id}/similar``): the same filters,
+    threshold, sort and paging as a search, without a query."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_similarity: float | None = Field(None, ge=-1.0, le=1.0)
+    sort: Sort = "relevance"
+    limit: int = Field(10, ge=0, le=100)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    cursor: str | None = Field(None, max_length=1000)
+    date_from: AwareDatetime | None = None
+    date_to: AwareDatetime | None = None
+    source: _FilterList = Field(default_factory=list)
+    language: _FilterList = Field(default_factory=list)
+    section: _FilterList = Field(default_factory=list)
+    author: _FilterList = Field(default_factory=list)
+    passages: int = Field(3, ge=1, le=20)
+
+
+class RecordProblemOut(BaseModel):
+    """A record of a write batch that was not ingested, and why."""
+
+    index: int = Field(description="0-based position of the record in the batch.")
+    field: str | None = Field(None, description="The offending field, when one is to blame.")
+    reason: str
+
+
+class StoreStats(BaseModel):
+    """Size of one store on disk."""
+
+    name: str
+    bytes: int | None = Field(None, description="Null where the store is remote (Elasticsearch).")
+    bytes_per_paragraph: float | None = None
+
+
+class Stats(BaseModel):
+    """What an index holds (``GET /stats``)."""
+
+    articles: int
+    paragraphs: int
+    pending: int
+    stories: int | None = None
+    languages: dict[str, int]
+    stores: list[StoreStats]
+    encoders: list[str]
+    lexical_backend: str
+    index_generation: int
+    min_similarity: float
+    last_ingest: datetime | None = None
+
+
+class Problem(BaseModel):
+    """An error answer (``application/problem+json``, RFC 9457)."""
+
+    type: str = Field("about:blank", description="A URI naming the kind of problem.")
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = Field(
+        None, description="Validation problems: the offending field and the message."
+    )
