@@ -217,8 +217,8 @@ def test_load_script_smoke(
     bench_env: dict[str, str], built_index: Settings, tmp_path: Path
 ) -> None:
     """``load.sh`` (and ``load_queries.lua``) for one short hybrid pass on a copy of the session
-    index. Both need ``wrk`` (a C program, not a Python package, and not one ``.ci/run``
-    installs): without it this test skips with that reason."""
+    index. Both need ``wrk`` (a C program from Debian, which ``.ci/run`` installs): without it
+    this test skips with that reason."""
     index = tmp_path / "index"
     shutil.copytree(built_index.index, index)
     env = {
