@@ -11,9 +11,11 @@ Contracts:
 - Ordinals follow ``article_id`` order (the catalog returns rows sorted), so ties broken by
   ordinal are ties broken by article id.
 - Filters on source, language, section and author compare case-insensitively (after Unicode
-  case folding and trimming); ``date_from``/``date_to`` are inclusive and never match an
-  undated article. :meth:`ArticleTable.filter_mask` is the one implementation of filter
-  semantics for the result set; the retrievers' own filters only shape ranking candidates.
+  case folding and trimming), and a column holds one value per folded form (spelled as most
+  articles spell it), so a facet value counts exactly what filtering by it finds
+  (``Inland`` and ``inland`` are one value); ``date_from``/``date_to`` are inclusive and
+  never match an undated article. :meth:`ArticleTable.filter_mask` is the one implementation
+  of filter semantics for the result set; the retrievers' own filters only shape ranking candidates.
 - ``paragraph_articles`` maps a FAISS/lexical ``vec_id`` to its article ordinal, ``-1`` for a
   paragraph that is not committed (pending, deleted, unknown).
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,11 +51,14 @@ def fold(value: str) -> str:
 @dataclass(frozen=True)
 class Column:
     """A categorical column: per article a code into ``values`` (``-1`` = no value), or, for
-    multi-valued fields (authors), CSR ``offsets`` into ``codes``."""
+    multi-valued fields (authors), CSR ``offsets`` into ``codes``. A code stands for every
+    stored spelling with the same :func:`fold` (``spellings``); ``values`` shows the most
+    frequent one."""
 
     values: tuple[str, ...]
     codes: npt.NDArray[np.int32]
     offsets: npt.NDArray[np.int64] | None = None
+    spellings: tuple[tuple[str, ...], ...] = ()
 
     def codes_for(self, wanted: Iterable[str]) -> npt.NDArray[np.int32]:
         """Codes of the stored values equal to any of ``wanted`` case-insensitively."""
@@ -63,7 +69,10 @@ class Column:
 
     def stored_values(self, wanted: Iterable[str]) -> tuple[str, ...]:
         """The stored spellings matching ``wanted`` case-insensitively (for backend filters)."""
-        return tuple(self.values[i] for i in self.codes_for(wanted))
+        codes = [int(i) for i in self.codes_for(wanted)]
+        if not self.spellings:
+            return tuple(self.values[i] for i in codes)
+        return tuple(v for i in codes for v in self.spellings[i])
 
     def mask(self, wanted: Sequence[str], n: int) -> Mask:
         """Articles having at least one of ``wanted`` (case-insensitive)."""
@@ -209,21 +218,35 @@ def build_table(catalog: Catalog) -> ArticleTable:
     return ArticleTable(generation, ids, published, columns, vec[order], owner[order])
 
 
+def _grouped(
+    spelled: Iterable[str],
+) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], dict[str, int]]:
+    """Distinct values grouped by :func:`fold` (ordered by folded form): per group the
+    spelling shown (the most frequent, then the smallest) and every spelling; and the code of
+    each spelling."""
+    counts = Counter(v for v in spelled if v)
+    groups: dict[str, list[str]] = {}
+    for v in sorted(counts):
+        groups.setdefault(fold(v), []).append(v)
+    keys = sorted(groups)
+    shown = tuple(min(groups[k], key=lambda v: (-counts[v], v)) for k in keys)
+    code = {v: i for i, k in enumerate(keys) for v in groups[k]}
+    return shown, tuple(tuple(groups[k]) for k in keys), code
+
+
 def _single(values: list[str | None]) -> Column:
-    distinct = sorted({v for v in values if v})
-    code = {v: i for i, v in enumerate(distinct)}
+    shown, spellings, code = _grouped(v for v in values if v)
     codes = np.fromiter((code.get(v, -1) if v else -1 for v in values), np.int32, len(values))
-    return Column(tuple(distinct), codes)
+    return Column(shown, codes, spellings=spellings)
 
 
 def _multi(values: list[list[str]]) -> Column:
-    distinct = sorted({v for vs in values for v in vs if v})
-    code = {v: i for i, v in enumerate(distinct)}
-    flat = [code[v] for vs in values for v in dict.fromkeys(vs) if v]
-    lengths = [len([v for v in dict.fromkeys(vs) if v]) for vs in values]
+    shown, spellings, code = _grouped(v for vs in values for v in vs if v)
+    per_article = [list(dict.fromkeys(code[v] for v in vs if v)) for vs in values]
+    flat = [c for cs in per_article for c in cs]
     offsets = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return Column(tuple(distinct), np.asarray(flat, dtype=np.int32), offsets)
+    np.cumsum([len(cs) for cs in per_article], out=offsets[1:])
+    return Column(shown, np.asarray(flat, dtype=np.int32), offsets, spellings)
 
 
 class TableCache:
