@@ -32,18 +32,28 @@ are kept as given (CRLF normalised, outer whitespace stripped). For records in R
 ``n`` standing for a lost newline is repaired (see :func:`repair_lost_newlines`).
 
 Everything not used for a field goes to ``Article.extra`` unchanged (unused field keys with
-null or blank values are dropped). A date that cannot be parsed leaves ``published_at`` ``None``
-and its raw value stays in ``extra`` under its own key. A record without body text raises
-:class:`~indexer.errors.RecordError`.
+null or blank values are dropped).
+
+A record is unusable (:class:`~indexer.errors.RecordError`: reported and skipped, never stored
+half-right) when it has no body text (empty, or only whitespace and invisible characters), a
+body over :data:`MAX_BODY_CHARS`, a lone surrogate in any string (not text: it cannot be
+encoded), a date that cannot be parsed (the record names a date, but none of its date fields
+is recognisable: ``"date": "not-a-date"``), or a url that is not http(s)
+(``javascript:alert(1)``, ``data:``, a typo such as ``hhttps://``), since a stored url becomes a
+link. A site-relative url (``/factchecks/...``) is resolved against a known site base
+(:data:`~indexer.readers.names.KNOWN_SITE_BASES`); when none applies, ``url`` stays ``None``
+and the raw value is kept in ``extra["url_raw"]`` (it is no link, but it is no harm either).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -100,6 +110,73 @@ _BYLINE_PREFIX = re.compile(r"^(?:by|von)\s+", re.IGNORECASE)
 _CYRILLIC_CAPITAL = "[\u0410-\u042f\u0401]"
 _LOST_PARAGRAPH = re.compile(r"(?<=[.!?…:;)»\"”])n{1,3}(?=[«„\"“]?" + _CYRILLIC_CAPITAL + ")")
 _LOST_LINE = re.compile(r"(?<=[\u0400-\u04ff])n(?=[«„\"“]?[A-Z\u0410-\u042f\u0401])")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Schemes a stored url may have: it is rendered as a link, so never ``javascript:`` & co.
+URL_SCHEMES = ("http", "https")
+
+
+def excerpt(value: Any, limit: int = 60) -> str:
+    """A short, printable ``repr`` of ``value`` for a problem's reason (never the whole input)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def is_blank(text: str) -> bool:
+    """True when ``text`` has nothing to index: only whitespace, control and invisible format
+    characters (zero-width spaces, BOMs), which the chunker would turn into no paragraph."""
+    return all(unicodedata.category(ch)[0] in "ZC" for ch in text)
+
+
+def has_surrogate(text: str) -> bool:
+    """True when ``text`` holds a lone surrogate (JSON's ``"\\ud800"``): not encodable text."""
+    return _SURROGATE.search(text) is not None
+
+
+def surrogate_at(value: Any, where: str = "") -> str | None:
+    """The key path of the first string (or key) in a JSON value holding a lone surrogate."""
+    if isinstance(value, str):
+        return (where or "value") if has_surrogate(value) else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            name = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and has_surrogate(key):
+                return "a key" if not where else f"a key of {where}"
+            found = surrogate_at(item, name)
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = surrogate_at(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def http_url(value: str) -> str | None:
+    """``value`` as a url that may be stored and linked: absolute http(s) with a host.
+
+    Returns the trimmed url, or ``None`` for a relative reference (``/path``, ``page.html``) the
+    caller may resolve or drop; raises :class:`RecordError` for any other scheme
+    (``javascript:``, ``data:``, ``hhttps:``) and for http(s) without a host. A protocol-relative
+    ``//host/path`` becomes ``https://host/path``. Tabs and newlines inside a scheme
+    (``java\\tscript:``) do not hide it: browsers drop them, and so does the parser used here.
+    """
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # e.g. an invalid IPv6 literal
+        raise RecordError(f"url {excerpt(text)} is not a valid url") from exc
+    if not parts.scheme:
+        if text.startswith("//") and parts.netloc:
+            return "https:" + text
+        return None
+    if parts.scheme.lower() not in URL_SCHEMES:
+        raise RecordError(f"url {excerpt(text)} is not an http(s) url")
+    if not parts.hostname:
+        raise RecordError(f"url {excerpt(text)} has no host")
+    return text
 
 
 #: Longest accepted article body. The longest real article in the shared corpora has ~33k
@@ -261,16 +338,19 @@ def _normalise_body(text: str, language: str | None) -> str:
 
 
 def _published_at(picker: _Picker) -> tuple[datetime | None, str | None]:
-    """First parseable date candidate and its raw text; unparseable ones stay in extra."""
-    first_raw: str | None = None
+    """First parseable date candidate and its raw text (unparseable ones before it stay in
+    extra); ``RecordError`` when the record has date values but none is recognisable."""
+    first: tuple[str, Any] | None = None
     for key, value in picker.candidates("published_at"):
         parsed = parse_date(value)
-        if first_raw is None:
-            first_raw = _as_text(value)
+        if first is None:
+            first = (key.removeprefix(NESTED_MARK), value)
         if parsed is not None:
             picker.consume(key)
             return parsed, _as_text(value)
-    return None, first_raw
+    if first is not None:
+        raise RecordError(f"unrecognisable date {excerpt(first[1])} in field {first[0]!r}")
+    return None, None
 
 
 def record_to_article(
@@ -281,6 +361,9 @@ def record_to_article(
     ``field_map`` must already be canonical (:func:`canonical_field_map`). Raises
     :class:`RecordError` when the record has no body text or fails validation.
     """
+    bad = surrogate_at(record)
+    if bad is not None:
+        raise RecordError(f"invalid Unicode in {bad}: a lone surrogate")
     picker = _Picker(record, field_map or {})
     extra_values: dict[str, Any] = {}
 
@@ -294,7 +377,7 @@ def record_to_article(
     language = language or language_from_path(path)
 
     body = _normalise_body(_body_text(picker.pick("body")), language)
-    if not body:
+    if is_blank(body):
         reason = "no body text (title only)" if title else "empty record: no title, no body"
         raise RecordError(reason)
     if len(body) > MAX_BODY_CHARS:
@@ -303,7 +386,9 @@ def record_to_article(
         )
 
     url_text = _as_text(picker.pick("url"))
-    url = resolve_url(url_text, path) if url_text else None
+    url = http_url(resolve_url(url_text, path)) if url_text else None
+    if url_text and url is None:
+        extra_values["url_raw"] = url_text
 
     source = _as_text(picker.pick("source"))
     if source and "//" in source:
@@ -314,8 +399,9 @@ def record_to_article(
     published_at, date_text = _published_at(picker)
     section = _as_text(picker.pick("section"))
     authors = _authors(picker.pick("authors"))
+    # The raw url when it stayed relative: the id stays what it was before urls were checked.
     article_id = _as_text(picker.pick("article_id")) or stable_article_id(
-        url, source, title, date_text
+        url or url_text, source, title, date_text
     )
 
     extra = picker.extra()

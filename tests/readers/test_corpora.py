@@ -27,6 +27,8 @@ pytestmark = pytest.mark.skipif(
 
 # Zeitgeist records with a title but empty "content" (1-based lines).
 ZEITGEIST_TITLE_ONLY = [640, 3212, 3422, 3435, 3457, 3481, 3493, 3843, 4083, 4131, 4329]
+# The one record whose url is not http(s): a typo, "hhttps://www.zeit.de/...".
+ZEITGEIST_BAD_URL = 1619
 
 
 def read_all(path: Path) -> tuple[dict[str, Article], ReadStats]:
@@ -59,13 +61,17 @@ def test_clean_corpora_read_completely(
 
 def test_zeitgeist_counts_and_title_only_skips() -> None:
     found, stats = read_all(CORPORA / "zeitgeist_tagesschau_zeit.de.jsonl")
-    assert (stats.records, stats.articles, stats.skipped) == (4395, 4384, 11)
-    assert [p.line for p in stats.problems] == ZEITGEIST_TITLE_ONLY
-    assert {p.reason for p in stats.problems} == {"no body text (title only)"}
+    assert (stats.records, stats.articles, stats.skipped) == (4395, 4383, 12)
+    assert [p.line for p in stats.problems] == sorted([*ZEITGEIST_TITLE_ONLY, ZEITGEIST_BAD_URL])
+    reasons = {p.line: p.reason for p in stats.problems}
+    assert reasons.pop(ZEITGEIST_BAD_URL) == (
+        "url 'hhttps://www.zeit.de/politik/ausland/2025-12/ukraine-verha… is not an http(s) url"
+    )
+    assert set(reasons.values()) == {"no body text (title only)"}
     assert all(p.path.endswith("zeitgeist_tagesschau_zeit.de.jsonl") for p in stats.problems)
     # the same story gathered on several days has one url, hence one article id
-    assert len(found) == 4152
-    assert Counter(a.source for a in found.values()) == {"zeit": 2334, "tagesschau": 1818}
+    assert len(found) == 4151
+    assert Counter(a.source for a in found.values()) == {"zeit": 2333, "tagesschau": 1818}
     assert all(a.published_at is not None for a in found.values())
 
 
@@ -177,4 +183,4 @@ def test_all_shared_inputs_together() -> None:
     assert count_inputs(paths) == 6
     stats = ReadStats()
     articles = sum(1 for _ in read_paths(paths, stats=stats))
-    assert (stats.files, articles, stats.skipped) == (6, 1 + 2225 + 1028 + 64 + 4384 + 1000, 11)
+    assert (stats.files, articles, stats.skipped) == (6, 1 + 2225 + 1028 + 64 + 4383 + 1000, 12)

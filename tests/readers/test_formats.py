@@ -81,8 +81,13 @@ def test_jsonl_derived_values(tmp_path: Path) -> None:
         {"title": "Kaputtes Datum", "text": BODY, "date": "gestern abend", "id": 17},
     ]
     articles, stats = read([write_jsonl(tmp_path / "feed.fr.jsonl", records)])
-    assert stats.skipped == 0
-    with_url, plain, source_url, bad_date = articles
+    # A date that cannot be parsed is reported and the record skipped (it was stored as
+    # undated without a word, and vanished from every date filter).
+    assert stats.skipped == 1
+    assert [(p.line, p.reason) for p in stats.problems] == [
+        (4, "unrecognisable date 'gestern abend' in field 'date'")
+    ]
+    with_url, plain, source_url = articles
     assert with_url.source == "bbc"
     assert with_url.article_id == stable_article_id(with_url.url, None, "", None)
     assert plain.source == "feed.fr"  # file stem
@@ -93,9 +98,6 @@ def test_jsonl_derived_values(tmp_path: Path) -> None:
         "zeit",
         {"source_url": "https://www.zeit.de/index"},
     )
-    assert bad_date.published_at is None
-    assert bad_date.extra == {"date": "gestern abend"}  # not a skip: raw value kept
-    assert bad_date.article_id == "17"
 
 
 def test_jsonl_naive_date_becomes_utc(tmp_path: Path) -> None:
