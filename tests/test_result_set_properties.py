@@ -1,0 +1,625 @@
+"""Property tests of the result set on random small corpora in real stores on disk.
+
+Each example writes 5-40 generated articles (a few paragraphs of words from a small made-up
+vocabulary; random sources, sections, authors spelled in random case; random dates, some
+undated; languages ``xx``/``yy``, so the standard analyser lowercases and never stems) into a
+real index in a temporary directory: catalog, tantivy and FAISS, through
+:func:`indexer.stores.open_stores` and :func:`indexer.pipeline.ingest_articles`. Random
+requests (words, ``-word``, ``NOT word``, ``+word``, ``"phrases"``, ``a AND b``,
+``a AND NOT b``, ``(a OR b)``, top-level ``OR``, ``title:``, ``match`` any/all/auto, the three
+modes, filters, sorts, page sizes) are then checked for:
+
+- paging: offset and cursor pages yield every article of the set exactly once, ``total`` of
+  them, in one order; date sorts are monotonic with undated articles last;
+- one set, many views: ``total`` = facet totals = timeline sum + undated = export rows
+  (``total_paragraphs`` at paragraph level), and each facet leaves out only its own filter;
+- membership = a brute-force reference written here from the documented semantics
+  (search_api/search/membership.py, resultset.py): a leaf matches an article when one of its
+  paragraphs contains it (a phrase within one paragraph, ``title:`` against the title),
+  ``-x`` excludes the whole article, ``match`` applies to the top-level words, semantic members
+  have a paragraph at or above the threshold, filters compare case-insensitively. The
+  reference reads the paragraphs the catalog stored, so chunking is not re-implemented.
+
+The embedder is a small deterministic fake (the normalised mean of hash-seeded random unit
+vectors per word): the properties are about paging and counting, not embedding quality, and
+it makes semantic membership exactly computable here.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from indexer.models import Article
+from indexer.pipeline import ingest_articles
+from indexer.settings import Settings
+from indexer.stores import Stores, open_stores
+from search_api.engine import SearchEngine
+from search_api.schemas import SearchRequest, SearchResponse
+from search_api.search.calibration import FALLBACK
+from search_api.search.membership import AUTO_ALL_UP_TO, AUTO_FRACTION
+
+VOCAB = (
+    *("zorb", "quix", "blen", "frap", "dulm", "kest", "vorn", "plim", "trask", "glee"),
+    *("wub", "snad", "mox", "yent", "drib", "hulv", "carn", "fesk", "lopa", "tizz"),
+)
+SOURCES = ("Alpha", "beta news", "GAMMA")
+SECTIONS = ("Inland", "world")
+AUTHORS = ("Ann Lee", "bo", "Cy Dub")
+LANGUAGES = ("xx", "yy")
+#: Similarities this close to the threshold may land on either side (float32 rounding in
+#: FAISS); membership there is not asserted.
+EPS = 1e-4
+DIM = 24
+
+
+# -- the fake embedder ----------------------------------------------------------------------------
+def _word_vector(word: str) -> npt.NDArray[np.float32]:
+    seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+    v = np.random.default_rng(seed).standard_normal(DIM)
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+class WordHashEmbedder:
+    """Deterministic stand-in for a sentence encoder (module docstring): the normalised mean of
+    per-word random unit vectors, so texts sharing words are similar."""
+
+    @property
+    def dim(self) -> int:
+        return DIM
+
+    @property
+    def model_key(self) -> str:
+        return f"word-hash-{DIM}|q=|p="
+
+    def _one(self, text: str) -> npt.NDArray[np.float32]:
+        words = re.findall(r"\w+", text.lower()) or [""]
+        v = np.mean([_word_vector(w) for w in words], axis=0)
+        norm = float(np.linalg.norm(v))
+        return (v / norm if norm > 0 else _word_vector("")).astype(np.float32)
+
+    def embed_passages(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        return np.stack([self._one(t) for t in texts])
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        return self._one(text)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+EMBEDDER = WordHashEmbedder()
+
+
+# -- corpora --------------------------------------------------------------------------------------
+def spelled(values: Sequence[str]) -> st.SearchStrategy[str]:
+    """One of ``values`` as stored or in lower or upper case."""
+    cases: tuple[Callable[[str], str], ...] = (str.strip, str.lower, str.upper)
+    return st.tuples(st.sampled_from(values), st.sampled_from(cases)).map(lambda vc: vc[1](vc[0]))
+
+
+def sentences(pool: Sequence[str]) -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from(pool), min_size=3, max_size=9).map(
+        lambda ws: " ".join(ws).capitalize() + "."
+    )
+
+
+@st.composite
+def articles(draw: st.DrawFn, i: int) -> Article:
+    # Each article talks about a few words of the vocabulary, so a word matches some articles.
+    pool = draw(st.lists(st.sampled_from(VOCAB), min_size=3, max_size=8, unique=True))
+    paragraphs = draw(st.lists(st.lists(sentences(pool), min_size=1, max_size=3), max_size=4))
+    body = "\n\n".join(" ".join(p) for p in paragraphs) or draw(sentences(pool))
+    title = " ".join(draw(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=3))).title()
+    when = draw(
+        st.none()
+        | st.datetimes(datetime(2019, 1, 1), datetime(2023, 12, 31), timezones=st.just(UTC))
+    )
+    return Article(
+        article_id=f"a{i:02d}",
+        title=title,
+        body=body,
+        source=draw(st.none() | spelled(SOURCES)),
+        published_at=when,
+        language=draw(spelled(LANGUAGES)),
+        section=draw(st.none() | spelled(SECTIONS)),
+        authors=tuple(draw(st.lists(spelled(AUTHORS), max_size=2))),
+    )
+
+
+@st.composite
+def corpora(draw: st.DrawFn) -> list[Article]:
+    n = draw(st.integers(5, 40))
+    return [draw(articles(i)) for i in range(n)]
+
+
+@dataclass
+class Doc:
+    """What the reference knows of one stored article (read back from the catalog)."""
+
+    meta: dict[str, Any]
+    title: list[str]
+    paragraphs: list[list[str]]
+    vectors: npt.NDArray[np.float32]
+
+
+def tokens(text: str) -> list[str]:
+    """The standard analyser's tokens: alphanumeric runs, lowercased."""
+    return re.findall(r"[^\W_]+", text.lower())
+
+
+@contextmanager
+def index_of(corpus: list[Article]) -> Iterator[tuple[Stores, dict[str, Doc]]]:
+    """``corpus`` in real stores in a temporary directory, and the reference's view of it."""
+    with tempfile.TemporaryDirectory(prefix="rs-props-") as tmp:
+        settings = Settings(index=Path(tmp) / "idx", embedding_cache=None)
+        stores = open_stores(settings, EMBEDDER)
+        try:
+            report = ingest_articles(stores, corpus)
+            assert report.written == len(corpus)
+            ids = [a.article_id for a in corpus]
+            meta = stores.catalog.articles(ids)
+            paras: dict[str, list[str]] = {a: [] for a in ids}
+            for p in stores.catalog.paragraphs_of(ids):
+                paras[p.article_id].append(p.text)
+            docs = {
+                a: Doc(
+                    meta=meta[a],
+                    title=tokens(meta[a]["title"]),
+                    paragraphs=[tokens(t) for t in paras[a]],
+                    vectors=EMBEDDER.embed_passages(paras[a]),
+                )
+                for a in ids
+            }
+            yield stores, docs
+        finally:
+            stores.close()
+
+
+# -- queries and their reference semantics ---------------------------------------------------------
+@dataclass(frozen=True)
+class Clause:
+    """One top-level clause; ``kind`` is how it is written (see :meth:`text`)."""
+
+    kind: str
+    words: tuple[str, ...]
+
+    def text(self) -> str:
+        w = self.words
+        if self.kind == "phrase":
+            return '"' + " ".join(w) + '"'
+        if self.kind == "and":
+            return f"{w[0]} AND {w[1]}"
+        if self.kind == "andnot":
+            return f"{w[0]} AND NOT {w[1]}"
+        if self.kind == "group":
+            return "(" + " OR ".join(w) + ")"
+        prefix = {"word": "", "title": "title:", "plus": "+", "minus": "-", "not": "NOT "}
+        return prefix[self.kind] + w[0]
+
+    def positive_words(self) -> tuple[str, ...]:
+        """Words the dense retriever reads (excluded ones are not looked for)."""
+        if self.kind in ("minus", "not"):
+            return ()
+        return self.words[:1] if self.kind == "andnot" else self.words
+
+
+SHOULD_KINDS = ("word", "word", "word", "phrase", "and", "andnot", "group", "title")
+
+
+def clauses(kinds: Sequence[str]) -> st.SearchStrategy[Clause]:
+    def words_for(kind: str) -> st.SearchStrategy[Clause]:
+        n = {"phrase": (2, 3), "and": (2, 2), "andnot": (2, 2), "group": (2, 3)}.get(kind, (1, 1))
+        return st.lists(st.sampled_from(VOCAB), min_size=n[0], max_size=n[1]).map(
+            lambda ws: Clause(kind, tuple(ws))
+        )
+
+    return st.sampled_from(kinds).flatmap(words_for)
+
+
+@dataclass(frozen=True)
+class Query:
+    should: tuple[Clause, ...]
+    must: tuple[Clause, ...]
+    must_not: tuple[Clause, ...]
+    top_or: bool
+
+    def text(self) -> str:
+        joiner = " OR " if self.top_or else " "
+        parts = [joiner.join(c.text() for c in self.should)]
+        parts += [c.text() for c in (*self.must, *self.must_not)]
+        return " ".join(p for p in parts if p)
+
+    @property
+    def plain(self) -> bool:
+        return not self.must and not self.must_not and all(c.kind == "word" for c in self.should)
+
+    def free_text(self) -> str:
+        return " ".join(w for c in (*self.should, *self.must) for w in c.positive_words())
+
+
+@st.composite
+def queries(draw: st.DrawFn) -> Query | None:
+    if draw(st.integers(0, 14)) == 0:
+        return None  # the empty query: every article within the filters
+    plain = draw(st.booleans())
+    should = draw(st.lists(clauses(("word",) if plain else SHOULD_KINDS), max_size=4))
+    must = () if plain else tuple(draw(st.lists(clauses(("plus",)), max_size=2)))
+    must_not = () if plain else tuple(draw(st.lists(clauses(("minus", "not")), max_size=2)))
+    if not should and not must:
+        should = [draw(clauses(("word",)))]
+    top_or = len(should) >= 2 and draw(st.integers(0, 3)) == 0
+    return Query(tuple(should), must, tuple(must_not), top_or)
+
+
+def _has_phrase(toks: list[str], words: tuple[str, ...]) -> bool:
+    n = len(words)
+    return any(tuple(toks[i : i + n]) == words for i in range(len(toks) - n + 1))
+
+
+def paragraph_matches(doc: Doc, kind: str, words: tuple[str, ...]) -> list[bool]:
+    """Per paragraph of ``doc``: does it match the leaf (a word, a phrase, a title word)?"""
+    if kind == "title":
+        return [words[0] in doc.title] * len(doc.paragraphs)
+    if kind == "phrase":
+        return [_has_phrase(p, words) for p in doc.paragraphs]
+    return [words[0] in p for p in doc.paragraphs]
+
+
+def article_has(doc: Doc, kind: str, words: tuple[str, ...]) -> bool:
+    return any(paragraph_matches(doc, kind, words))
+
+
+def clause_matches(doc: Doc, c: Clause) -> bool:
+    """Article-level boolean semantics of one clause (membership.py docstring)."""
+    w = c.words
+    if c.kind in ("word", "plus", "minus", "not"):
+        return article_has(doc, "word", w)
+    if c.kind in ("phrase", "title"):
+        return article_has(doc, c.kind, w)
+    if c.kind == "and":
+        return article_has(doc, "word", w[:1]) and article_has(doc, "word", w[1:])
+    if c.kind == "andnot":
+        return article_has(doc, "word", w[:1]) and not article_has(doc, "word", w[1:])
+    assert c.kind == "group"
+    return any(article_has(doc, "word", (x,)) for x in w)
+
+
+def positive_leaves(c: Clause) -> list[tuple[str, tuple[str, ...]]]:
+    """The clause's leaves outside any NOT: their paragraphs are the matching paragraphs."""
+    if c.kind in ("minus", "not"):
+        return []
+    if c.kind in ("phrase", "title"):
+        return [(c.kind, c.words)]
+    words = c.words[:1] if c.kind == "andnot" else c.words
+    return [("word", (x,)) for x in words]
+
+
+def required(match: str, n: int) -> int:
+    """How many top-level should clauses an article needs (membership.py docstring)."""
+    if match == "any":
+        return 1
+    if match == "all" or n <= AUTO_ALL_UP_TO:
+        return n
+    return max(AUTO_ALL_UP_TO, math.ceil(AUTO_FRACTION * n))
+
+
+def lexical_match(doc: Doc, q: Query, match: str) -> bool:
+    if any(clause_matches(doc, c) for c in q.must_not):
+        return False
+    if q.must:
+        return all(clause_matches(doc, c) for c in q.must)
+    need = 1 if q.top_or else required(match, len(q.should))
+    return sum(clause_matches(doc, c) for c in q.should) >= need
+
+
+def passes(doc: Doc, req: SearchRequest, skip: str | None = None) -> bool:
+    """The request's filters on one article (case-insensitive; dates inclusive, undated never
+    pass), except the dimension ``skip``."""
+    m = doc.meta
+
+    def fold(v: str | None) -> str | None:
+        return None if v is None else v.strip().casefold()
+
+    for dim in ("source", "language", "section"):
+        wanted = {fold(w) for w in getattr(req, dim)}
+        if dim != skip and wanted and fold(m[dim]) not in wanted:
+            return False
+    wanted = {fold(w) for w in req.author}
+    if skip != "author" and wanted and not wanted & {fold(a) for a in m["authors"]}:
+        return False
+    if skip == "date" or not (req.date_from or req.date_to):
+        return True
+    when = m["published_at"]
+    if when is None:
+        return False
+    return not ((req.date_from and when < req.date_from) or (req.date_to and when > req.date_to))
+
+
+@dataclass
+class Expected:
+    """The reference's answer for one request."""
+
+    lexical: set[str]  # before filters
+    semantic: set[str]  # before filters
+    #: Articles with a paragraph within EPS of the threshold (either answer is right).
+    uncertain: set[str]
+    paragraphs: int | None  # None when uncertain
+
+    def members(
+        self, docs: dict[str, Doc], req: SearchRequest, skip: str | None = None
+    ) -> set[str]:
+        return {a for a in self.lexical | self.semantic if passes(docs[a], req, skip)}
+
+
+def reference(docs: dict[str, Doc], q: Query | None, req: SearchRequest) -> Expected:
+    """The set the documented semantics define (module docstring)."""
+    if q is None:
+        return Expected(set(docs), set(), set(), 0)
+    constrained = not q.plain
+    free = q.free_text()
+    use_lexical = req.mode != "dense" and req.lexical
+    use_semantic = bool(free) and (
+        (req.mode == "dense" and req.semantic)
+        or (req.mode == "hybrid" and req.semantic and not (constrained and req.lexical))
+    )
+    lexical = {a for a, d in docs.items() if use_lexical and lexical_match(d, q, req.match)}
+    semantic: set[str] = set()
+    uncertain: set[str] = set()
+    sims: dict[str, npt.NDArray[np.float32]] = {}
+    threshold = FALLBACK if req.min_similarity is None else req.min_similarity
+    if use_semantic:
+        vector = EMBEDDER.embed_query(free)
+        for a, d in docs.items():
+            sims[a] = d.vectors @ vector
+            if any(clause_matches(d, c) for c in q.must_not):
+                continue
+            if (sims[a] >= threshold + EPS).any():
+                semantic.add(a)
+            elif (sims[a] > threshold - EPS).any():
+                uncertain.add(a)
+    leaves = [leaf for c in (*q.should, *q.must) for leaf in positive_leaves(c)]
+    count = 0
+    for a, d in docs.items():
+        if not passes(d, req):
+            continue
+        lex = [False] * len(d.paragraphs)
+        if a in lexical:
+            for kind, words in leaves:
+                lex = [x or y for x, y in zip(lex, paragraph_matches(d, kind, words), strict=True)]
+        sem = [bool(s >= threshold) for s in sims[a]] if a in semantic else [False] * len(lex)
+        count += sum(x or y for x, y in zip(lex, sem, strict=True))
+    # A paragraph of a member (or candidate) on the edge: the paragraph count may differ.
+    edge = any(
+        (abs(sims[a] - threshold) < EPS).any() for a in semantic | uncertain if passes(docs[a], req)
+    )
+    return Expected(lexical, semantic, uncertain, None if edge else count)
+
+
+# -- requests -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Case:
+    query: Query | None
+    req: SearchRequest
+    page_sizes: tuple[int, ...]
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> Case:
+    q = draw(queries())
+    mode = draw(st.sampled_from(("bm25", "dense", "hybrid", "hybrid")))
+    fields: dict[str, Any] = {
+        "q": "" if q is None else q.text(),
+        "mode": mode,
+        "match": draw(st.sampled_from(("auto", "all", "any"))),
+        "sort": draw(st.sampled_from(("relevance", "date_desc", "date_asc"))),
+        "min_similarity": draw(st.sampled_from((None, 0.2, 0.35, 0.5, 0.7))),
+        "facet_size": draw(st.integers(1, 4)),
+    }
+    if draw(st.integers(0, 4)) == 0:
+        fields["lexical"], fields["semantic"] = draw(
+            st.sampled_from(((True, False), (False, True)))
+        )
+    for dim, pool in (
+        ("source", (*SOURCES, "delta")),
+        ("language", (*LANGUAGES, "zz")),
+        ("section", SECTIONS),
+        ("author", AUTHORS),
+    ):
+        if draw(st.integers(0, 5)) == 0:
+            fields[dim] = draw(st.lists(spelled(pool), min_size=1, max_size=2))
+    if draw(st.integers(0, 5)) == 0:
+        bounds = draw(
+            st.lists(
+                st.datetimes(datetime(2019, 1, 1), datetime(2023, 12, 31), timezones=st.just(UTC)),
+                min_size=2,
+                max_size=2,
+            )
+        )
+        lo, hi = sorted(bounds)
+        which = draw(st.sampled_from(("from", "to", "both")))
+        if which != "to":
+            fields["date_from"] = lo
+        if which != "from":
+            fields["date_to"] = hi
+    sizes = tuple(draw(st.lists(st.sampled_from((1, 3, 7, 100)), min_size=1, max_size=3)))
+    return Case(q, SearchRequest(**fields), sizes)
+
+
+# -- the views ------------------------------------------------------------------------------------
+def offset_pages(engine: SearchEngine, req: SearchRequest, size: int) -> list[SearchResponse]:
+    pages = [engine.search(req.model_copy(update={"limit": size, "offset": 0}))]
+    while pages[-1].offset + size < pages[-1].total:
+        assert len(pages) <= 100
+        offset = pages[-1].offset + size
+        pages.append(engine.search(req.model_copy(update={"limit": size, "offset": offset})))
+    return pages
+
+
+def cursor_pages(
+    engine: SearchEngine, req: SearchRequest, sizes: Sequence[int]
+) -> list[SearchResponse]:
+    pages = [engine.search(req.model_copy(update={"limit": sizes[0]}))]
+    while pages[-1].next is not None:
+        assert len(pages) <= 100
+        size = sizes[len(pages) % len(sizes)]
+        pages.append(
+            engine.search(req.model_copy(update={"limit": size, "cursor": pages[-1].next}))
+        )
+    return pages
+
+
+def ids(pages: Sequence[SearchResponse]) -> list[str]:
+    return [r.article_id for p in pages for r in p.results]
+
+
+def check_case(engine: SearchEngine, docs: dict[str, Doc], case: Case) -> None:
+    req = case.req
+    where = f"q={req.q!r} request={req.model_dump(exclude_defaults=True)}"
+    first = engine.search(req.model_copy(update={"limit": 100, "facets": True, "timeline": True}))
+    total = first.total
+    order = ids([first]) if total <= 100 else ids(offset_pages(engine, req, 100))
+
+    # Paging: every article once, total of them, one order, by offset and by cursor.
+    assert len(order) == len(set(order)) == total, where
+    for size in case.page_sizes:
+        assert ids(offset_pages(engine, req, size)) == order, f"{where} offset {size}"
+    assert ids(cursor_pages(engine, req, case.page_sizes)) == order, f"{where} cursor"
+
+    # Membership equals the reference.
+    expected = reference(docs, case.query, req)
+    want = expected.members(docs, req)
+    uncertain = {a for a in expected.uncertain if passes(docs[a], req)}
+    got = set(order)
+    assert want <= got <= want | uncertain, (
+        f"{where}\nmissing {sorted(want - got)}\nextra {sorted(got - want - uncertain)}"
+    )
+    if expected.paragraphs is not None and not uncertain:
+        assert first.total_paragraphs == expected.paragraphs, where
+
+    # Facets: each over the set without its own filter; single-valued ones add up.
+    assert first.facets is not None and first.timeline is not None
+    for facet in first.facets:
+        skip = "date" if facet.field in ("year", "month") else facet.field
+        base = expected.members(docs, req, skip=skip)
+        if not uncertain:
+            assert facet.total == len(base), f"{where} {facet.field}"
+        listed = sum(v.count for v in facet.values) + facet.other
+        if facet.field == "author":
+            per_article = [
+                len({a.strip().casefold() for a in docs[x].meta["authors"]}) for x in base
+            ]
+            if not uncertain:
+                assert listed == sum(per_article), where
+                assert facet.missing == per_article.count(0), where
+        else:
+            assert listed + facet.missing == facet.total, f"{where} {facet.field}"
+        assert len(facet.values) <= req.facet_size
+        if facet.field in ("year", "month"):  # newest first
+            labels = [v.value for v in facet.values]
+            assert labels == sorted(labels, reverse=True), f"{where} {facet.field}"
+        else:  # most frequent first
+            counts = [v.count for v in facet.values]
+            assert counts == sorted(counts, reverse=True), f"{where} {facet.field}"
+        assert len({v.value.casefold() for v in facet.values}) == len(facet.values)
+    facets = {f.field: f for f in first.facets}
+    for name in ("source", "language", "section", "year"):
+        if not getattr(req, name, None) and not (name == "year" and (req.date_from or req.date_to)):
+            assert facets[name].total == total, f"{where} {name}"
+
+    # Timeline: buckets + undated = total.
+    tl = first.timeline
+    assert tl.total == total
+    assert sum(b.count for b in tl.buckets) + tl.undated == total, where
+    assert tl.undated == sum(docs[a].meta["published_at"] is None for a in order), where
+
+    # Export: one row per article (in the set's order) or per matching paragraph.
+    for fmt in ("jsonl", "csv"):
+        for level in ("article", "paragraph"):
+            text = "".join(engine.export(req, fmt, level))
+            if fmt == "jsonl":
+                lines = text.splitlines()
+                assert list(json.loads(lines[0])) == ["manifest"]
+                rows = [json.loads(line)["article_id"] for line in lines[1:]]
+            else:
+                table = list(csv.reader(io.StringIO(text)))
+                assert len(table[0]) == 1 and table[0][0].startswith('# {"manifest"')
+                assert table[1][:2] == ["rank", "article_id"]
+                rows = [r[1] for r in table[2:]]
+            wanted = total if level == "article" else first.total_paragraphs
+            assert len(rows) == wanted, f"{where} {fmt} {level}"
+            if level == "article":
+                assert rows == order, f"{where} {fmt}"
+
+    # Date sorts: monotonic over the whole set, undated last.
+    if req.sort != "relevance":
+        dates = [docs[a].meta["published_at"] for a in order]
+        dated = [d for d in dates if d is not None]
+        assert dates == dated + [None] * (len(dates) - len(dated)), where
+        assert dated == sorted(dated, reverse=req.sort == "date_desc"), where
+
+
+PROPERTY_SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@PROPERTY_SETTINGS
+@given(corpus=corpora(), requests=st.lists(cases(), min_size=4, max_size=8))
+def test_result_set_invariants_on_random_corpora(
+    corpus: list[Article], requests: list[Case]
+) -> None:
+    """Paging, views and membership (module docstring) for random requests on a random corpus."""
+    with index_of(corpus) as (stores, docs):
+        engine = SearchEngine(stores)
+        try:
+            for case in requests:
+                check_case(engine, docs, case)
+        finally:
+            engine.close()
+
+
+@settings(PROPERTY_SETTINGS, max_examples=30)
+@given(
+    corpus=corpora(),
+    requests=st.lists(
+        st.tuples(queries(), st.sampled_from(("auto", "all", "any"))), min_size=20, max_size=40
+    ),
+)
+def test_lexical_membership_equals_the_reference(
+    corpus: list[Article], requests: list[tuple[Query | None, str]]
+) -> None:
+    """Many boolean queries per corpus, bm25 mode: the set is exactly the brute-force one."""
+    with index_of(corpus) as (stores, docs):
+        engine = SearchEngine(stores)
+        try:
+            for q, match in requests:
+                req = SearchRequest(q="" if q is None else q.text(), mode="bm25", match=match)
+                rs = engine.result_set(req)
+                got = {rs.table.ids[o] for o in rs.order}
+                expected = reference(docs, q, req)
+                assert got == expected.members(docs, req), (req.q, match)
+                assert rs.total_paragraphs == expected.paragraphs, (req.q, match)
+        finally:
+            engine.close()
