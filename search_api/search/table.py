@@ -14,8 +14,9 @@ Contracts:
   case folding and trimming), and a column holds one value per folded form (spelled as most
   articles spell it), so a facet value counts exactly what filtering by it finds
   (``Inland`` and ``inland`` are one value); ``date_from``/``date_to`` are inclusive and
-  never match an undated article. :meth:`ArticleTable.filter_mask` is the one implementation
-  of filter semantics for the result set; the retrievers' own filters only shape ranking candidates.
+  never match an undated article. :func:`search_api.engine.filter_masks` (over
+  :meth:`Column.mask` and :meth:`ArticleTable.date_mask`) is the one implementation of filter
+  semantics for the result set; the retrievers' own filters only shape ranking candidates.
 - ``paragraph_articles`` maps a FAISS/lexical ``vec_id`` to its article ordinal, ``-1`` for a
   paragraph that is not committed (pending, deleted, unknown).
 """
