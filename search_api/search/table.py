@@ -23,6 +23,7 @@ Contracts:
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 from collections import Counter
@@ -138,18 +139,12 @@ class ArticleTable:
 
     def ordinal(self, article_id: str) -> int | None:
         """The ordinal of ``article_id`` or None when it is not committed."""
-        i = int(np.searchsorted(self._sorted_ids, article_id))
+        # ids are sorted (SQLite's byte order of UTF-8 is Python's code-point order); a
+        # binary search over the tuple needs no second copy of a million ids.
+        i = bisect.bisect_left(self.ids, article_id)
         if i < len(self.ids) and self.ids[i] == article_id:
             return i
         return None
-
-    @property
-    def _sorted_ids(self) -> npt.NDArray[np.str_]:
-        cached: npt.NDArray[np.str_] | None = self.__dict__.get("_ids_array")
-        if cached is None:
-            cached = np.asarray(self.ids, dtype=str) if self.ids else np.asarray([], dtype=str)
-            object.__setattr__(self, "_ids_array", cached)
-        return cached
 
     def ordinals_of(self, article_ids: Iterable[str]) -> Ordinals:
         """Ordinals of the committed articles among ``article_ids`` (others dropped)."""
