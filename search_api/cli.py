@@ -1,4 +1,4 @@
-"""The ``newssearch`` command: ingest, search, serve, demo, check, repair, delete.
+"""The ``newssearch`` command: ingest, search, serve, demo, check, repair, delete, ...
 
 Every command takes ``--index DIR`` (else ``NEWSSEARCH_INDEX``, else
 ``~/.local/share/newssearch/index``) and ``--backend embedded|elasticsearch`` (else
@@ -20,6 +20,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from indexer.errors import NewsSearchError
 from indexer.settings import Settings
 from indexer.stores import open_stores
+from search_api.cli_output import FormatOpt, JsonOpt, choose, emit
+from search_api.rows import object_row
 
 app = typer.Typer(
     name="newssearch",
@@ -83,9 +85,11 @@ def ingest(
         bool, typer.Option(help="Read and chunk only; embed and write nothing.")
     ] = False,
     errors: Annotated[Path | None, typer.Option(help="Write skipped records here (JSONL).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    fmt: FormatOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Ingest articles (seed text, JSONL, CSV, HTML; directories recursively; .gz ok)."""
+    shown = choose(fmt, json_out)
     from indexer.pipeline import write_problems
 
     for p in paths:
@@ -114,8 +118,8 @@ def ingest(
     if report_path is not None:
         write_problems(problems, report_path)
         summary["error_report"] = str(report_path)
-    if json_out:
-        typer.echo(json.dumps(summary, ensure_ascii=False))
+    if shown != "table":
+        emit(shown, summary, lambda: [object_row(summary)])
     else:
         for key, value in summary.items():
             typer.echo(f"{key:>14}: {value}")
@@ -196,8 +200,14 @@ def demo(
 
 
 @app.command()
-def check(index: IndexOpt = None, backend: BackendOpt = None) -> None:
-    """Verify that the catalog, the lexical backend and FAISS hold the same paragraphs."""
+def check(
+    index: IndexOpt = None,
+    backend: BackendOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Verify that the catalog, the lexical backend and FAISS hold the same paragraphs
+    (default output: json)."""
+    shown = choose(fmt, False, default="json")
     from indexer.pipeline import check as run_check
     from indexer.stores import open_stores
 
@@ -209,7 +219,7 @@ def check(index: IndexOpt = None, backend: BackendOpt = None) -> None:
         fail(str(exc))
     finally:
         stores.close()
-    typer.echo(json.dumps(out, indent=2))
+    emit(shown, out, lambda: [object_row(out)])
     if not div.ok:
         raise typer.Exit(1)
 
@@ -226,8 +236,11 @@ def repair(
             "changed its analysers or schema); nothing is embedded.",
         ),
     ] = False,
+    fmt: FormatOpt = None,
 ) -> None:
-    """Rewrite or remove paragraphs until both stores match the catalog."""
+    """Rewrite or remove paragraphs until both stores match the catalog (default output:
+    json)."""
+    shown = choose(fmt, False, default="json")
     from indexer.pipeline import rebuild_lexical
     from indexer.pipeline import repair as run_repair
     from indexer.stores import open_stores
@@ -242,7 +255,7 @@ def repair(
         fail(str(exc))
     finally:
         stores.close()
-    typer.echo(json.dumps(out))
+    emit(shown, out, lambda: [object_row(out)])
 
 
 @app.command()
@@ -250,8 +263,10 @@ def delete(
     article_ids: Annotated[list[str], typer.Argument(help="Article ids to remove.")],
     index: IndexOpt = None,
     backend: BackendOpt = None,
+    fmt: FormatOpt = None,
 ) -> None:
-    """Remove articles from the catalog and both stores."""
+    """Remove articles from the catalog and both stores (default output: json)."""
+    shown = choose(fmt, False, default="json")
     from indexer.pipeline import delete as run_delete
     from indexer.stores import open_stores
 
@@ -260,7 +275,8 @@ def delete(
         n = run_delete(stores, article_ids)
     finally:
         stores.close()
-    typer.echo(json.dumps({"deleted_paragraphs": n}))
+    result = {"deleted_paragraphs": n}
+    emit(shown, result, lambda: [object_row(result)])
 
 
 @app.command()
@@ -275,8 +291,11 @@ def calibrate(
     write: Annotated[
         bool, typer.Option("--write", help="Store the threshold in the index (min_similarity).")
     ] = False,
+    fmt: FormatOpt = None,
 ) -> None:
-    """Choose the semantic threshold (min_similarity) of an index on relevance judgments."""
+    """Choose the semantic threshold (min_similarity) of an index on relevance judgments
+    (default output: json; csv/jsonl: one row per threshold of the precision curve)."""
+    shown = choose(fmt, False, default="json")
     from search_api.calibrate import calibrate as run
     from search_api.search.calibration import META_KEY
 
@@ -289,17 +308,14 @@ def calibrate(
         fail(str(exc))
     finally:
         stores.close()
-    typer.echo(
-        json.dumps(
-            {
-                "threshold": result.threshold,
-                "precision": result.precision,
-                "queries": result.queries,
-                "written": write,
-                "curve": result.curve,
-            }
-        )
-    )
+    summary = {
+        "threshold": result.threshold,
+        "precision": result.precision,
+        "queries": result.queries,
+        "written": write,
+        "curve": result.curve,
+    }
+    emit(shown, summary, lambda: [dict(point) for point in result.curve])
 
 
 # Registered after the others (they import helpers from this module).

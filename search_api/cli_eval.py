@@ -2,7 +2,8 @@
 
 Registered on the main app in :mod:`search_api.cli` (``app.command("eval")(eval_command)``).
 The logic lives in :mod:`search_api.evaluation`; this module only parses options and prints.
-Exit codes as for every command: 0 success, 2 bad usage or a failure with a message.
+Exit codes as for every command: 0 success, 2 bad usage or a failure with a message. Output:
+``--format table|json|jsonl|csv`` (csv/jsonl: one row per mode).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from search_api.cli_output import FormatOpt, JsonOpt, choose, emit
 
 _err = Console(stderr=True)
 
@@ -66,7 +69,8 @@ def eval_command(
         bool,
         typer.Option("--no-ingest", help="Use the index as it is; do not (re)ingest the corpus."),
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    fmt: FormatOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Evaluate bm25, dense and hybrid on a BEIR data set: nDCG@10, MAP, MRR@10, Recall@100.
 
@@ -78,6 +82,7 @@ def eval_command(
     from search_api.evaluation import DEFAULT_MODES, default_eval_index, evaluate
     from search_api.grouping import AGGREGATIONS
 
+    shown = choose(fmt, json_out)
     if not dataset.is_dir():
         fail(f"{dataset} is not a directory")
     wanted = [m.strip() for m in modes.split(",") if m.strip()]
@@ -139,8 +144,9 @@ def eval_command(
         fail(str(exc))
     if report.ingest is not None:
         _err.print("ingest: " + json.dumps(report.ingest, ensure_ascii=False))
-    if json_out:
-        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    if shown != "table":
+        rows = [{"mode": name, **scores} for name, scores in report.results.items()]
+        emit(shown, report.as_dict(), lambda: rows)
         return
     table = Table(title=f"{report.dataset} / {report.split}: {report.queries} queries")
     table.add_column("mode")

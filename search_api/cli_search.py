@@ -4,7 +4,8 @@ The options of these commands are generated from :class:`~search_api.schemas.Sea
 (and :class:`~search_api.schemas.ExportRequest`): each model field is one option with the
 field's description as help (``date_from`` -> ``--date-from``; booleans as ``--x/--no-x``;
 lists repeat the option), so REST, CLI and the engine share one declaration and validation.
-Dates without a zone are taken as UTC. Errors exit with status 2 and a message.
+Dates without a zone are taken as UTC. Errors exit with status 2 and a message. Output:
+``--format table|json|jsonl|csv`` (:mod:`search_api.cli_output`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from indexer.errors import NewsSearchError
+from search_api.cli_output import FormatOpt, JsonOpt, choose, emit
+from search_api.rows import (
+    ARTICLE_COLUMNS,
+    FACET_COLUMNS,
+    TIMELINE_COLUMNS,
+    article_rows,
+    facet_rows,
+    timeline_rows,
+)
 from search_api.schemas import ExportRequest, SearchRequest, SearchResponse
 
 err = Console(stderr=True)
@@ -96,9 +106,10 @@ def _literal(annotation: Any) -> Any:
 
 
 def with_request(
-    model: type[SearchRequest],
+    model: type[BaseModel],
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Add ``model``'s options to a command; the command receives ``request=<model>``."""
+    """Add ``model``'s options to a command; the command receives ``request=<model>`` (with
+    the command's ``query`` argument as ``q`` when the model has one)."""
 
     def decorate(func: Callable[..., None]) -> Callable[..., None]:
         own = [
@@ -115,8 +126,10 @@ def with_request(
             for key in ("date_from", "date_to"):
                 if key in values:
                     values[key] = _utc(values[key])
+            if "q" in model.model_fields:
+                values["q"] = kwargs.get("query", "")
             try:
-                request = model(q=kwargs.get("query", ""), **values)
+                request = model(**values)
             except ValidationError as exc:
                 _fail("; ".join(_problem(e) for e in exc.errors()))
             func(request=request, **kwargs)
@@ -173,7 +186,6 @@ BackendOpt = Annotated[
     str | None,
     typer.Option("--backend", help="Lexical backend: embedded or elasticsearch."),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON response.")]
 
 
 def _run(index: Path | None, backend: str | None, call: Callable[[Any], Any]) -> Any:
@@ -192,15 +204,30 @@ def search_command(
     query: QueryArg,
     index: IndexOpt = None,
     backend: BackendOpt = None,
+    fmt: FormatOpt = None,
     json_out: JsonOpt = False,
     *,
     request: SearchRequest,
 ) -> None:
     """Search: one page of the result set, grouped by article (`--cursor` for the next)."""
+    out = choose(fmt, json_out)
     response: SearchResponse = _run(index, backend, lambda e: e.search(request))
-    if json_out:
-        typer.echo(response.model_dump_json())
-        return
+    print_page(out, response)
+
+
+def print_page(fmt: str, response: SearchResponse) -> None:
+    """A page of results in ``fmt`` (table: each article with its passages, then the cursor
+    of the next page)."""
+    emit(
+        fmt,
+        response,
+        lambda: article_rows(response.results),
+        ARTICLE_COLUMNS,
+        table=lambda: _page_table(response),
+    )
+
+
+def _page_table(response: SearchResponse) -> None:
     if response.degraded:
         err.print(f"[yellow]degraded:[/yellow] {', '.join(response.degraded)} unavailable")
     shown = f"{response.offset + 1}-{response.offset + len(response.results)}"
@@ -231,15 +258,18 @@ def facets_command(
     query: QueryArg,
     index: IndexOpt = None,
     backend: BackendOpt = None,
+    fmt: FormatOpt = None,
     json_out: JsonOpt = False,
     *,
     request: SearchRequest,
 ) -> None:
     """Facet counts (source, language, section, author, year, month) over the whole set."""
+    out = choose(fmt, json_out)
     facets = _run(index, backend, lambda e: e.facets(request))
-    if json_out:
-        typer.echo(json.dumps([f.model_dump(mode="json") for f in facets], ensure_ascii=False))
-        return
+    emit(out, facets, lambda: facet_rows(facets), FACET_COLUMNS, table=lambda: _facets(facets))
+
+
+def _facets(facets: list[Any]) -> None:
     for facet in facets:
         typer.echo(f"{facet.field} ({facet.total} articles)")
         for v in facet.values:
@@ -255,15 +285,18 @@ def timeline_command(
     query: QueryArg,
     index: IndexOpt = None,
     backend: BackendOpt = None,
+    fmt: FormatOpt = None,
     json_out: JsonOpt = False,
     *,
     request: SearchRequest,
 ) -> None:
     """Articles of the set per day / week / month / year, with the corpus and their ratio."""
+    out = choose(fmt, json_out)
     tl = _run(index, backend, lambda e: e.timeline(request))
-    if json_out:
-        typer.echo(tl.model_dump_json())
-        return
+    emit(out, tl, lambda: timeline_rows(tl), TIMELINE_COLUMNS, table=lambda: _timeline(tl))
+
+
+def _timeline(tl: Any) -> None:
     typer.echo(f"{tl.total} articles per {tl.interval} ({tl.undated} undated)")
     typer.echo(f"{'start':<12}{'count':>8}{'corpus':>9}{'ratio':>8}")
     for b in tl.buckets:

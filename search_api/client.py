@@ -48,7 +48,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from search_api.rows import article_rows, timeline_rows
+from search_api.rows import ARTICLE_COLUMNS, TIMELINE_COLUMNS, article_rows, timeline_rows
 from search_api.schemas import (
     ArticleDetail,
     ArticleIn,
@@ -241,15 +241,9 @@ def articles_to_dataframe(articles: Iterable[ArticleResult]) -> pandas.DataFrame
     UTC datetimes), e.g. of everything :meth:`NewsSearchClient.iter_articles` yields."""
     pd = _pandas()
     rows = article_rows(articles)
-    frame = pd.DataFrame(rows, columns=list(article_rows([_EMPTY_ARTICLE])[0]))
+    frame = pd.DataFrame(rows, columns=list(ARTICLE_COLUMNS))
     frame["published_at"] = pd.to_datetime(frame["published_at"], utc=True)
     return frame
-
-
-_EMPTY_ARTICLE = ArticleResult(
-    rank=0, article_id="", title="", source=None, url=None, published_at=None, language=None,
-    score=None, passages=[],
-)  # fmt: skip
 
 
 class SearchResults(SearchResponse):
@@ -268,12 +262,9 @@ class TimelineResults(Timeline):
         one column per series value (``source:ZEIT``, ...)."""
         pd = _pandas()
         rows = timeline_rows(self)
-        frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else _TIMELINE_COLUMNS)
+        frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else list(TIMELINE_COLUMNS))
         frame["start"] = pd.to_datetime(frame["start"])
         return frame
-
-
-_TIMELINE_COLUMNS = ["start", "count", "corpus", "ratio"]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,26 @@ from typing import Any
 from search_api.schemas import ArticleDetail, ArticleResult, Facet, Timeline
 
 Row = dict[str, Any]
+#: Columns of :func:`article_rows`, :func:`facet_rows`, :func:`paragraph_rows` (also for an
+#: empty result); :func:`timeline_rows` has these plus one per series value.
+ARTICLE_COLUMNS = (
+    "rank",
+    "article_id",
+    "score",
+    "matched",
+    "title",
+    "source",
+    "url",
+    "published_at",
+    "language",
+    "section",
+    "authors",
+    "passage",
+    "passage_similarity",
+)
+FACET_COLUMNS = ("field", "value", "count", "kind")
+TIMELINE_COLUMNS = ("start", "count", "corpus", "ratio")
+PARAGRAPH_COLUMNS = ("article_id", "paragraph_id", "position", "start", "end", "text")
 
 
 def article_rows(results: Iterable[ArticleResult]) -> list[Row]:

@@ -1,14 +1,21 @@
-"""The ``newssearch`` command in real subprocesses: ingest, search --json, restart, dry-run."""
+"""The ``newssearch`` command: in real subprocesses (ingest, search --json, restart, dry-run),
+and in this process for every command's help and every output format."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
 from indexer.settings import Settings
 from indexer.stores import Stores
@@ -155,3 +162,121 @@ def test_views_via_cli_agree_with_total(
     assert len(lines) - 1 == total
     bad = run(["search", *q, *index, "--sort", "dated"], subprocess_env, check=False)
     assert bad.returncode == 2 and "--sort" in bad.stderr
+
+
+# -- every command's help, and one output option everywhere ----------------------------------
+def commands() -> dict[str, Any]:
+    """The ``newssearch`` commands as the help prints them (name -> command)."""
+    from search_api.cli import app
+
+    group: Any = typer.main.get_command(app)
+    return dict(group.commands)
+
+
+#: Commands that print no results of their own (``export`` writes data: its --format is the
+#: file's, csv or jsonl; ``serve`` and ``demo`` run a server).
+NOT_PRINTING = {"serve", "demo", "export"}
+#: Commands whose default output stays JSON (scripts and tests parse it).
+JSON_BY_DEFAULT = {"check", "repair", "delete", "calibrate"}
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None) -> Any:
+    """``newssearch args`` in this process (no new interpreter, no model reload per run)."""
+    from search_api.cli import app
+
+    return CliRunner().invoke(app, args, env={"COLUMNS": "200", **(env or {})})
+
+
+def test_every_command_is_listed_in_the_main_help() -> None:
+    out = invoke(["--help"]).stdout
+    for name in commands():
+        assert name in out
+
+
+@pytest.mark.parametrize("name", sorted(commands()))
+def test_every_command_help(name: str) -> None:
+    """``--help`` exits 0 and shows the command's description and every one of its options."""
+    command = commands()[name]
+    result = invoke([name, "--help"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    first = " ".join(command.help.split("\n\n")[0].split())
+    assert first[:60] in text
+    for param in command.params:
+        for flag in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]:
+            if flag.startswith("-"):
+                assert flag in text, (name, flag)
+    assert ("--format" in text) is (name not in NOT_PRINTING or name == "export"), name
+
+
+@pytest.mark.parametrize("name", sorted(set(commands()) - NOT_PRINTING))
+def test_every_printing_command_has_one_format_option(name: str) -> None:
+    flags = {f for p in commands()[name].params for f in getattr(p, "opts", [])}
+    assert {"--format", "-f"} <= flags, name
+
+
+def test_json_is_format_json_and_they_must_agree(built_index: Settings) -> None:
+    args = ["facets", "Regierung", "--index", str(built_index.index)]
+    a = json.loads(invoke([*args, "--json"]).stdout)
+    b = json.loads(invoke([*args, "--format", "json"]).stdout)
+    assert a == b and a[0]["total"] > 0
+    bad = invoke([*args, "--json", "--format", "csv"])
+    assert bad.exit_code == 2 and "--json" in bad.output
+    bad = invoke([*args, "--format", "xml"])
+    assert bad.exit_code == 2 and "table, json, jsonl, csv" in bad.output
+
+
+def test_search_formats_show_the_same_page(built_index: Settings) -> None:
+    from search_api.rows import ARTICLE_COLUMNS
+
+    args = ["search", "Regierung Ukraine", "--match", "any", "--index", str(built_index.index)]
+    args += ["--limit", "7"]
+    page = json.loads(invoke([*args, "--format", "json"]).stdout)
+    ids = [r["article_id"] for r in page["results"]]
+    assert len(ids) == 7 and page["total"] > 7
+    lines = [json.loads(line) for line in invoke([*args, "-f", "jsonl"]).stdout.splitlines()]
+    assert [r["article_id"] for r in lines] == ids
+    assert all(tuple(r) == ARTICLE_COLUMNS for r in lines)
+    rows = list(csv.DictReader(io.StringIO(invoke([*args, "-f", "csv"]).stdout)))
+    assert [r["article_id"] for r in rows] == ids and tuple(rows[0]) == ARTICLE_COLUMNS
+    assert rows[0]["title"] == page["results"][0]["title"]
+    assert rows[0]["authors"] == "; ".join(page["results"][0]["authors"])
+    table = invoke([*args, "-f", "table"]).stdout
+    assert _untimed(table) == _untimed(invoke(args).stdout)  # table is the default
+    assert f"{page['total']} articles" in table and page["results"][0]["title"] in table
+    empty = invoke([*args, "--source", "nowhere", "-f", "csv"]).stdout
+    assert empty.splitlines() == [",".join(ARTICLE_COLUMNS)]
+
+
+def _untimed(text: str) -> str:
+    """``text`` without the ``N ms`` of a table's first line (timings differ between runs)."""
+    return re.sub(r"; [\d.]+ ms\)", "; ms)", text, count=1)
+
+
+def test_facets_and_timeline_rows_add_up(built_index: Settings) -> None:
+    args = ["Regierung Ukraine", "--match", "any", "--index", str(built_index.index)]
+    total = json.loads(invoke(["search", *args, "--json", "--limit", "0"]).stdout)["total"]
+    facets = list(csv.DictReader(io.StringIO(invoke(["facets", *args, "-f", "csv"]).stdout)))
+    language = [r for r in facets if r["field"] == "language"]
+    assert sum(int(r["count"]) for r in language) == total
+    assert {r["kind"] for r in facets} <= {"value", "other", "missing"}
+    assert [json.loads(x) for x in invoke(["facets", *args, "-f", "jsonl"]).stdout.splitlines()]
+    tl = json.loads(invoke(["timeline", *args, "--json"]).stdout)
+    split = [*args, "--split-by", "source", "--interval", "year"]
+    rows = [json.loads(x) for x in invoke(["timeline", *split, "-f", "jsonl"]).stdout.splitlines()]
+    assert sum(r["count"] for r in rows) + tl["undated"] == total
+    series = [k for k in rows[0] if k.startswith("source:")]
+    assert series and all(sum(r[k] for k in series) <= r["count"] for r in rows)
+    table = invoke(["timeline", *args]).stdout
+    assert table.startswith(f"{total} articles per")
+
+
+def test_summaries_print_as_one_row(built_index: Settings) -> None:
+    index = ["--index", str(built_index.index)]
+    checked = invoke(["check", *index])
+    assert checked.exit_code == 0 and json.loads(checked.stdout)["ok"] is True
+    rows = list(csv.DictReader(io.StringIO(invoke(["check", *index, "-f", "csv"]).stdout)))
+    assert len(rows) == 1 and rows[0]["ok"] == "True"
+    assert json.loads(rows[0]["missing_vectors"]) == {"count": 0, "examples": []}
+    table = invoke(["check", *index, "-f", "table"]).stdout
+    assert any(line.split() == ["ok:", "True"] for line in table.splitlines())
