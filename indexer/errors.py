@@ -1,4 +1,4 @@
-"""Typed errors. The API maps each to one HTTP status in one place (``search_api.app``)."""
+"""Typed errors, mapped to HTTP statuses in one place (``search_api.api.errors``)."""
 
 from __future__ import annotations
 
@@ -31,3 +31,15 @@ class ResultSetTooLarge(NewsSearchError):
 class StaleCursor(NewsSearchError):
     """A paging cursor was made for another index generation: the set may have changed
     (HTTP 409; start again from the first page)."""
+
+
+class NotFound(NewsSearchError):
+    """A named object (an article id) is not in the index, or not committed yet (HTTP 404)."""
+
+
+class Unauthorized(NewsSearchError):
+    """A write without the right API key: missing or wrong ``X-API-Key`` (HTTP 401)."""
+
+
+class Forbidden(NewsSearchError):
+    """A write to a server whose writes are disabled: no API key is configured (HTTP 403)."""

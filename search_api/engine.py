@@ -37,9 +37,12 @@ from indexer.stores import Stores
 from search_api.fusion import convex, rrf
 from search_api.grouping import group_by_article
 from search_api.schemas import (
+    ArticleDetail,
     Facet,
     SearchRequest,
     SearchResponse,
+    SimilarRequest,
+    Stats,
     Timeline,
 )
 from search_api.search import cursor as cursors
@@ -394,6 +397,61 @@ class SearchEngine:
         from search_api.search.export import export
 
         return export(self.stores, self.result_set(req), fmt, level)
+
+    # -- articles -----------------------------------------------------------------------------
+    def article(self, article_id: str) -> ArticleDetail:
+        """The committed article with every paragraph and its offsets into the body.
+
+        Raises :class:`~indexer.errors.NotFound` for an unknown (or not yet committed) id.
+        """
+        from search_api.search.articles import article_detail
+
+        return article_detail(self.stores, self.tables.current(), article_id)
+
+    def similar(self, article_id: str, req: SimilarRequest) -> SearchResponse:
+        """A page of the articles closest to ``article_id`` (search_api/search/similar.py):
+        a similarity-threshold set with exact ``total``, filters, sort, offset / cursor paging,
+        the article itself excluded; cached like search sets.
+
+        Raises ``NotFound`` for an unknown article, ``QuerySyntaxError`` for bad dates or a
+        foreign cursor, ``StaleCursor`` and ``ResultSetTooLarge`` as :meth:`search` does.
+        """
+        from search_api.search.pages import page
+        from search_api.search.similar import SimilarSet, similar_set
+
+        started = time.perf_counter()
+        spec = SimilarSet.of(article_id, req)
+        spec.check()
+        table = self.tables.current()
+        key = (spec.set_key(), table.generation)
+        with self._sets_lock:
+            rs = self._sets.get(key)
+            if rs is not None:
+                self._sets.move_to_end(key)
+        if rs is None:
+            masks = filter_masks(spec, parse_query(""), table)
+            threshold = semantic_threshold(self.stores, spec.min_similarity)
+            limit = self.settings.max_semantic_paragraphs
+            rs = similar_set(self.stores, table, spec, masks, threshold, limit)
+            with self._sets_lock:
+                self._sets[key] = rs
+                while len(self._sets) > SET_CACHE:
+                    self._sets.popitem(last=False)
+        offset = spec.offset
+        if spec.cursor is not None:
+            token = cursors.decode(spec.cursor)
+            cursors.check(token, spec.set_key(), rs.generation)
+            offset = token.offset
+        response = page(self.stores, rs, offset, spec.limit)
+        response.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return response
+
+    def stats(self) -> Stats:
+        """What the index holds: counts, languages, sizes on disk per store, encoder, index
+        generation and the last ingest (search_api/search/articles.py)."""
+        from search_api.search.articles import index_stats
+
+        return index_stats(self.stores, self.tables.current())
 
 
 def filter_masks(req: SearchRequest, parsed: ParsedQuery, table: ArticleTable) -> dict[str, Mask]:

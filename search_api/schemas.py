@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from indexer.errors import QuerySyntaxError
+from indexer.errors import QuerySyntaxError, RecordError
 from indexer.models import stable_hash
+from indexer.readers.mapping import http_url, is_blank
 from search_api.fusion import Normalisation
 from search_api.grouping import Aggregation
 
@@ -276,22 +277,56 @@ class SearchResponse(BaseModel):
     timeline: Timeline | None = None
 
 
+def _has_text(value: str) -> str:
+    if is_blank(value):
+        raise ValueError("no text: only whitespace or invisible characters")
+    return value
+
+
+def _link(value: str) -> str:
+    """An absolute http(s) url (a stored url is rendered as a link: never ``javascript:``)."""
+    try:
+        url = http_url(value)
+    except RecordError as exc:
+        raise ValueError(str(exc)) from exc
+    if url is None:
+        raise ValueError("url must be an absolute http(s) url")
+    return url
+
+
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+#: Extra metadata: scalar values (JSON allows NaN and Infinity, the responses do not).
+_Extra = dict[CleanText, int | _Finite | bool | CleanText | None]
+
+
 class ArticleIn(BaseModel):
     """An article sent to ``POST /articles``. Without ``article_id`` one is derived from the
-    url, else from source + title + date, so resending the same article is idempotent."""
+    url, else from source + title + date, so resending the same article is idempotent.
+
+    Text fields are :data:`CleanText` (a lone surrogate is refused, control characters are
+    removed); ``body`` must hold text, ``url`` must be an absolute http(s) url, and
+    ``published_at`` needs a zone. ``POST /articles`` checks each article on its own and
+    reports the ones that fail (``WriteResult.problems``) instead of refusing the batch.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    article_id: str | None = Field(None, min_length=1, max_length=512)
-    title: str = Field("", max_length=2000)
-    body: str = Field(min_length=1, max_length=5_000_000)
-    source: str | None = Field(None, max_length=500)
-    url: str | None = Field(None, max_length=4000)
-    published_at: datetime | None = Field(None, description="ISO 8601 with a zone.")
-    language: str | None = Field(None, max_length=16)
-    section: str | None = Field(None, max_length=500)
-    authors: list[str] = Field(default_factory=list, max_length=100)
-    extra: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    article_id: CleanText | None = Field(None, min_length=1, max_length=512)
+    title: CleanText = Field("", max_length=2000)
+    body: Annotated[CleanText, AfterValidator(_has_text)] = Field(
+        min_length=1, max_length=5_000_000
+    )
+    source: CleanText | None = Field(None, max_length=500)
+    url: Annotated[CleanText, AfterValidator(_link)] | None = Field(
+        None, max_length=4000, description="An absolute http(s) url."
+    )
+    published_at: AwareDatetime | None = Field(None, description="ISO 8601 with a zone.")
+    language: CleanText | None = Field(None, max_length=16)
+    section: CleanText | None = Field(None, max_length=500)
+    authors: list[Annotated[CleanText, Field(max_length=500)]] = Field(
+        default_factory=list, max_length=100
+    )
+    extra: _Extra = Field(default_factory=dict)
 
 
 class ArticlesIn(BaseModel):
@@ -352,18 +387,33 @@ class SimilarRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    min_similarity: float | None = Field(None, ge=-1.0, le=1.0)
-    sort: Sort = "relevance"
-    limit: int = Field(10, ge=0, le=100)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
-    cursor: str | None = Field(None, max_length=1000)
-    date_from: AwareDatetime | None = None
-    date_to: AwareDatetime | None = None
-    source: _FilterList = Field(default_factory=list)
-    language: _FilterList = Field(default_factory=list)
-    section: _FilterList = Field(default_factory=list)
-    author: _FilterList = Field(default_factory=list)
-    passages: int = Field(3, ge=1, le=20)
+    min_similarity: float | None = Field(
+        None,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity to the article a paragraph needs (default: the "
+        "index's calibrated threshold).",
+    )
+    sort: Sort = Field(
+        "relevance",
+        description="relevance (most similar first), date_desc or date_asc (undated last).",
+    )
+    limit: int = Field(10, ge=0, le=100, description="Articles per page.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Articles to skip.")
+    cursor: str | None = Field(
+        None, max_length=1000, description="The `next` token of the previous page."
+    )
+    date_from: AwareDatetime | None = Field(
+        None, description="Published at or after (ISO 8601 with zone)."
+    )
+    date_to: AwareDatetime | None = Field(
+        None, description="Published at or before (ISO 8601 with zone)."
+    )
+    source: _FilterList = Field(default_factory=list, description="Only these sources.")
+    language: _FilterList = Field(default_factory=list, description="Only these languages.")
+    section: _FilterList = Field(default_factory=list, description="Only these sections.")
+    author: _FilterList = Field(default_factory=list, description="Only these authors.")
+    passages: int = Field(3, ge=1, le=20, description="Most similar paragraphs per article.")
 
 
 class RecordProblemOut(BaseModel):
@@ -396,6 +446,21 @@ class Stats(BaseModel):
     index_generation: int
     min_similarity: float
     last_ingest: datetime | None = None
+
+
+class Health(BaseModel):
+    """Liveness (``GET /health``): the index's counts and whether the lexical backend answers."""
+
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded: the lexical backend does not answer (search is dense-only)."
+    )
+    lexical_backend: str
+    lexical_ok: bool
+    lexical_paragraphs: int | None = Field(description="Null when the backend does not answer.")
+    vectors: int
+    articles: int
+    pending: int
+    paragraphs: int
 
 
 class Problem(BaseModel):

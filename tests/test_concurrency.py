@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from indexer.embedder import Embedder
 from indexer.pipeline import check, ingest
 from indexer.stores import open_stores
-from search_api import app as app_module
+from search_api.api import deps as app_module
 from search_api.app import create_app
 from tests.conftest import SEED_TITLE
 

@@ -1,0 +1,1 @@
+"""One router module per resource: search (and its views), articles, meta, ui."""

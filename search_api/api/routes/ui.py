@@ -1,0 +1,73 @@
+"""The web UI (``/``, ``/static``) and the API docs (``/docs``, ``/redoc``), served offline.
+
+FastAPI's own docs pages load Swagger UI and ReDoc from a CDN, so ``/docs`` was a blank page
+without internet. Here their assets come from the ``fastapi-offline`` package, which ships
+the Swagger UI 5 and ReDoc bundles, mounted at :data:`DOCS_ASSETS`; the pages reference no
+external host (Swagger UI's validator badge, which fetches from one, is switched off).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC = Path(__file__).resolve().parents[2] / "static"
+DOCS_ASSETS = "/docs-assets"
+_ASSETS = Path(str(files("fastapi_offline") / "static"))
+OAUTH2_REDIRECT = "/docs/oauth2-redirect"
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def index() -> FileResponse:
+    """The search page."""
+    return FileResponse(STATIC / "index.html")
+
+
+@router.get("/docs")
+def swagger_ui() -> HTMLResponse:
+    """Swagger UI over ``/openapi.json``, from local assets."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="NewsSearch API",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        oauth2_redirect_url=OAUTH2_REDIRECT,
+        swagger_ui_parameters={"validatorUrl": None, "displayOperationId": True},
+    )
+
+
+@router.get(OAUTH2_REDIRECT)
+def swagger_ui_redirect() -> HTMLResponse:
+    """Swagger UI's OAuth2 helper page (part of its bundle's contract)."""
+    return get_swagger_ui_oauth2_redirect_html()
+
+
+@router.get("/redoc")
+def redoc() -> HTMLResponse:
+    """ReDoc over ``/openapi.json``, from local assets (no web fonts)."""
+    return get_redoc_html(
+        openapi_url="/openapi.json",
+        title="NewsSearch API",
+        redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+        redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        with_google_fonts=False,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages and mount the static files (mounts cannot live on a router)."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=_ASSETS), name="docs-assets")

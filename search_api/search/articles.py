@@ -1,0 +1,130 @@
+"""Whole articles (``GET /articles/{id}``) and what an index holds (``GET /stats``).
+
+Contracts:
+- Only committed articles exist for readers, as for search: an id that is unknown, deleted or
+  still pending raises :class:`~indexer.errors.NotFound`.
+- An article comes with every paragraph in position order, each with its character offsets
+  into the article body as ingested (``body[start:end]`` is the text it was cut from, before
+  boilerplate removal and heading attachment), and the index generation it was read at.
+- ``extra`` is returned as stored, except that values JSON cannot carry (NaN, infinities)
+  become strings.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.errors import NotFound
+from indexer.stores import Stores
+from search_api.schemas import ArticleDetail, ParagraphOut, Stats, StoreStats
+from search_api.search.calibration import semantic_threshold
+from search_api.search.table import ArticleTable
+
+
+def article_detail(stores: Stores, table: ArticleTable, article_id: str) -> ArticleDetail:
+    """The committed article ``article_id`` of ``table``'s generation (module docstring)."""
+    if table.ordinal(article_id) is None:
+        raise NotFound(f"no article {article_id[:200]!r}")
+    info = stores.catalog.articles([article_id]).get(article_id)
+    if info is None:  # deleted since the table was built
+        raise NotFound(f"no article {article_id[:200]!r}")
+    paragraphs = stores.catalog.paragraphs_of([article_id])
+    return ArticleDetail(
+        article_id=info["article_id"],
+        title=info["title"],
+        source=info["source"],
+        url=info["url"],
+        published_at=info["published_at"],
+        language=info["language"],
+        section=info["section"],
+        authors=info["authors"],
+        extra=json_safe(info["extra"]),
+        story=None,
+        generation=table.generation,
+        paragraphs=[
+            ParagraphOut(
+                paragraph_id=p.paragraph_id,
+                position=p.position,
+                start=p.start,
+                end=p.end,
+                text=p.text,
+            )
+            for p in sorted(paragraphs, key=lambda p: p.position)
+        ],
+    )
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by its string (``"nan"``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _size(paths: list[Path]) -> int:
+    total = 0
+    for path in paths:
+        if path.is_dir():
+            total += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        elif path.exists():
+            total += path.stat().st_size
+    return total
+
+
+def index_stats(stores: Stores, table: ArticleTable) -> Stats:
+    """Counts, sizes on disk and the index's encoder and generation (``GET /stats``).
+
+    Articles, paragraphs and languages count committed articles (what search sees);
+    ``pending`` the articles whose last write has not committed. Sizes: the catalog (SQLite
+    with its WAL), the vector store file and, for the embedded backend, the lexical index
+    directory; Elasticsearch's size is not known here (``null``). ``last_ingest`` is when the
+    vector store was last saved, which every committing ingest, delete and repair does.
+    """
+    index = stores.settings.index
+    paragraphs = len(table.paragraph_vec_ids)
+    language = table.columns["language"]
+    counts, missing = language.counts(np.arange(table.size, dtype=np.int64), table.size)
+    languages = {language.values[i]: int(c) for i, c in enumerate(counts) if c}
+    if missing:
+        languages["unknown"] = missing
+    catalog_path = stores.catalog.path
+    sizes: list[tuple[str, int | None]] = [
+        ("catalog", _size([catalog_path, *catalog_path.parent.glob(catalog_path.name + "-*")])),
+        ("vectors", _size([stores.vectors.path])),
+        (
+            f"lexical ({stores.lexical.name})",
+            _size([index / "lexical"]) if stores.lexical.name == "embedded" else None,
+        ),
+    ]
+    vectors = stores.vectors.path
+    saved = datetime.fromtimestamp(vectors.stat().st_mtime, tz=UTC) if vectors.exists() else None
+    model = stores.catalog.get_meta("model_key")
+    return Stats(
+        articles=table.size,
+        paragraphs=paragraphs,
+        pending=stores.catalog.counts()["pending"],
+        stories=None,
+        languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
+        stores=[
+            StoreStats(
+                name=name,
+                bytes=size,
+                bytes_per_paragraph=round(size / paragraphs, 1) if size and paragraphs else None,
+            )
+            for name, size in sizes
+        ],
+        encoders=[model] if model else [],
+        lexical_backend=stores.lexical.name,
+        index_generation=table.generation,
+        min_similarity=semantic_threshold(stores),
+        last_ingest=saved,
+    )
