@@ -2,13 +2,20 @@
 
 Every command takes ``--index DIR`` (else ``NEWSSEARCH_INDEX``, else
 ``~/.local/share/newssearch/index``) and ``--backend embedded|elasticsearch`` (else
-``NEWSSEARCH_LEXICAL``, else ``embedded``). Exit codes: 0 success, 1 a check found divergence or
-an ingest skipped records with ``--strict``, 2 bad usage or a failure with a message.
+``NEWSSEARCH_LEXICAL``, else ``embedded``). Exit codes: 0 success (an ingest that skipped
+records too: they are listed in its error report), 1 a check found divergence, 2 bad usage or a
+failure with a message.
+
+After ``newssearch demo`` (or ``scripts/demo``) the reading commands (search, facets,
+timeline, export, serve) find the demo index by themselves as long as no other index exists:
+without ``--index`` or ``NEWSSEARCH_INDEX``, when the default index directory holds no index but
+the demo's does, they use the demo's and say so on stderr.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,6 +63,44 @@ def make_settings(index: Path | None, backend: str | None, **extra: Any) -> Sett
     return Settings(**values)
 
 
+def demo_index() -> Path:
+    """Where ``newssearch demo`` keeps its index (beside the default index)."""
+    return Settings().index.parent / "demo"
+
+
+def reading_settings(index: Path | None, backend: str | None, quiet: bool = False) -> Settings:
+    """:func:`make_settings` for commands that read an index: without ``--index`` and
+    ``NEWSSEARCH_INDEX``, when the default directory holds no index but the demo's does, the
+    demo index (said on stderr), so the commands after ``scripts/demo`` just work."""
+    settings = make_settings(index, backend)
+    demo = demo_index()
+    if (
+        index is None
+        and "NEWSSEARCH_INDEX" not in os.environ
+        and settings.lexical == "embedded"
+        and not (settings.index / "catalog.sqlite").exists()
+        and (demo / "catalog.sqlite").exists()
+    ):
+        if not quiet:
+            err.print(
+                f"no index at {settings.index}: using the demo index at {demo}",
+                markup=False,
+                soft_wrap=True,
+            )
+        return settings.model_copy(update={"index": demo})
+    return settings
+
+
+def write_hint(settings: Settings) -> str:
+    """One line on whether this server accepts writes, and how to enable them."""
+    if settings.api_key:
+        return "writes (POST /articles, DELETE /articles/{id}) need the header X-API-Key"
+    return (
+        "writes (POST /articles, DELETE /articles/{id}) are disabled: start with "
+        "NEWSSEARCH_API_KEY=<a secret> set to enable them (sent as the X-API-Key header)"
+    )
+
+
 def fail(message: str) -> None:
     """Print ``message`` and exit with status 2."""
     err.print(f"[red]error:[/red] {message}")
@@ -84,7 +129,13 @@ def ingest(
     dry_run: Annotated[
         bool, typer.Option(help="Read and chunk only; embed and write nothing.")
     ] = False,
-    errors: Annotated[Path | None, typer.Option(help="Write skipped records here (JSONL).")] = None,
+    errors: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write skipped records here (JSONL). Default: ingest-errors-*.jsonl in the index "
+            "directory; a --dry-run writes none unless this is given."
+        ),
+    ] = None,
     fmt: FormatOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -110,11 +161,10 @@ def ingest(
     except NewsSearchError as exc:
         fail(str(exc))
     report_path = errors
-    if problems and report_path is None:
+    if problems and report_path is None and not dry_run:  # a dry run writes nothing unasked
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        base = settings.index if not dry_run else Path.cwd()
-        base.mkdir(parents=True, exist_ok=True)
-        report_path = base / f"ingest-errors-{stamp}.jsonl"
+        settings.index.mkdir(parents=True, exist_ok=True)
+        report_path = settings.index / f"ingest-errors-{stamp}.jsonl"
     if report_path is not None:
         write_problems(problems, report_path)
         summary["error_report"] = str(report_path)
@@ -123,10 +173,13 @@ def ingest(
     else:
         for key, value in summary.items():
             typer.echo(f"{key:>14}: {value}")
-        for p in problems[:10]:
-            err.print(f"skipped {p.path}:{p.line}: {p.reason}")
-        if len(problems) > 10:
-            err.print(f"... and {len(problems) - 10} more in {report_path}")
+    for p in problems[:10]:
+        err.print(
+            f"skipped {p.path}:{p.line}: {p.reason}", markup=False, highlight=False, soft_wrap=True
+        )
+    if len(problems) > 10:
+        where = f"in {report_path}" if report_path else "(--errors FILE lists them all)"
+        err.print(f"... and {len(problems) - 10} more {where}", markup=False)
 
 
 def _ingest(
@@ -175,7 +228,12 @@ def serve(
 
     from search_api.app import create_app
 
-    settings = make_settings(index, backend)
+    settings = reading_settings(index, backend)
+    err.print(
+        f"index {settings.index} ({settings.lexical}); {write_hint(settings)}",
+        markup=False,
+        soft_wrap=True,
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
@@ -189,10 +247,20 @@ def demo(
     """Ingest the bundled demo sample (only what changed) and serve it on the embedded backend."""
     if not SAMPLE_DIR.is_dir():
         fail(f"demo sample not found at {SAMPLE_DIR} (run from a source checkout)")
-    target = index or Settings().index.parent / "demo"
+    target = index or demo_index()
     settings = make_settings(target, "embedded")
     summary, _problems = _ingest(settings, [SAMPLE_DIR], {})
     typer.echo(json.dumps(summary))
+    here = "" if reading_settings(None, None, quiet=True).index == target else f" --index {target}"
+    err.print(
+        f"demo index: {target}\nnext, from another shell:\n"
+        f"  newssearch search Regierung{here}\n"
+        f"  newssearch facets Regierung{here}\n"
+        f"  curl 'http://{host}:{port}/search?q=Regierung'\n{write_hint(settings)}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     if no_serve:
         return
     typer.echo(f"serving the demo on http://{host}:{port}/ (API docs at /docs)")

@@ -163,10 +163,10 @@ def _fail(message: str) -> None:
 
 def _engine(index: Path | None, backend: str | None) -> Any:
     from indexer.stores import open_stores
-    from search_api.cli import make_settings
+    from search_api.cli import reading_settings
     from search_api.engine import SearchEngine
 
-    settings = make_settings(index, backend)
+    settings = reading_settings(index, backend)
     if not (settings.index / "catalog.sqlite").exists():
         _fail(
             f"no index at {settings.index}; "
