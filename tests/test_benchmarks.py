@@ -278,3 +278,16 @@ def test_indexing_elasticsearch_smoke(
     result = json_result(run_bench("indexing.py", args, env), out)
     assert result["backend"] == "elasticsearch"
     assert result["ingest"]["paragraphs"] == result["paragraphs"]
+
+
+def test_client_overhead_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "client.json"
+    result = json_result(
+        run_bench("client_overhead.py", ["--smoke", "--out", str(out)], bench_env), out
+    )
+    assert result["articles"] == 20 and result["reps"] == 10
+    for case in ("search_10", "search_100", "search_bm25_100", "iter_all", "export_csv"):
+        assert {"p50_ms", "p99_ms"} <= set(result[case]["raw"]) & set(result[case]["client"])
+        assert "overhead_ms" in result[case]
+    assert result["iter_all"]["articles"] == 20 and result["search_100"]["results"] == 20
+    assert result["client_cpu_only"]["response_bytes"] > 0
