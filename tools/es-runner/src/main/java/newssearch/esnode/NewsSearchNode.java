@@ -19,7 +19,8 @@ import org.elasticsearch.plugins.Plugin;
 import org.elasticsearch.transport.netty4.Netty4Plugin;
 
 /**
- * Starts one genuine Elasticsearch 8 node (server + netty4 HTTP/transport + language analyzers)
+ * Starts one genuine Elasticsearch 8 node (server + netty4 HTTP/transport + language analyzers + the
+ * analysis-common tokenizer and filters NewsSearch uses)
  * on loopback and keeps it running until the JVM gets SIGTERM/SIGINT.
  *
  * <p>Usage: {@code NewsSearchNode --port 9201 --data DIR [--cluster-name NAME]}. The node is
@@ -97,7 +98,8 @@ public final class NewsSearchNode {
         Constructor<MockNode> constructor =
             MockNode.class.getDeclaredConstructor(Environment.class, Collection.class, boolean.class);
         constructor.setAccessible(true);
-        Collection<Class<? extends Plugin>> plugins = List.of(Netty4Plugin.class, LanguageAnalyzersPlugin.class, RootInfoPlugin.class);
+        Collection<Class<? extends Plugin>> plugins = List.of(
+            Netty4Plugin.class, LanguageAnalyzersPlugin.class, AnalysisBuildingBlocksPlugin.class, RootInfoPlugin.class);
         return constructor.newInstance(environment, plugins, false);
     }
 }
