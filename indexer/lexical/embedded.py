@@ -55,7 +55,8 @@ ANALYZER_LANGS = (*STEMMED_LANGUAGES, "std")
 SCHEMA_VERSION = 2
 VERSION_FILE = "newssearch-lexical.json"
 _KEYWORDS = ("paragraph_id", "article_id", "source", "language", "section", "authors")
-#: Tokens longer than this are dropped, like Lucene's default max token length guard.
+#: Tokens of this many UTF-8 *bytes* or more are dropped (tantivy's ``remove_long`` counts
+#: bytes: 39 ASCII letters are kept, 20 Cyrillic ones are not), a guard against junk tokens.
 MAX_TOKEN_CHARS = 40
 #: tantivy stores dates as i64 nanoseconds: it cannot represent dates outside these bounds.
 #: Dates beyond them (a typo'd year 0362 or 2263) are clamped, in documents and in filters

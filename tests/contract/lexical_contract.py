@@ -98,6 +98,214 @@ STOP_WORD_CORPUS = [
 ]
 
 
+#: Words whose analysis the two backends must share: stems (Snowball German, English, Russian),
+#: words the tokenizer splits ("U.S.-based", "don't", "Nur-Sultan"), case (İ, ẞ) and stop words.
+ANALYSIS_CORPUS = [
+    para("t1:0", "Die Sicherheit Europas hat für die Regierung Vorrang.", lang="de"),
+    para("t2:0", "Die regierenden Parteien stellten sich hinter den Kanzler.", lang="de"),
+    para(
+        "t3:0", "Der ukrainischen Armee fehlt Munition, sagte der Präsident der Ukraine.", lang="de"
+    ),
+    para(
+        "t4:0",
+        "Der österreichischen Regierung zufolge reist der Bundeskanzler nach Europa.",
+        lang="de",
+    ),
+    para(
+        "t5:0", "Die Präsidenten Österreichs und der Ukraine trafen sich in Nur-Sultan.", lang="de"
+    ),
+    para(
+        "t6:0", "Israel und die Vereinigten Staaten; aktuell: Michael Müller, İstanbul.", lang="de"
+    ),
+    para("e1:0", "A U.S.-based group said it doesn't know, and don't ask why."),
+    para("e2:0", "The president's visit ended the presidents' talks on the countries' debts."),
+    para("e3:0", "Children played with the child's toys in a country of parks."),
+    para("e4:0", "She was running, he runs; the ruling parties ruled."),
+    para(
+        "r1:0",
+        "Президентом Казахстана избран Токаев, Президент России поздравил Токаева в Москве.",
+        lang="ru",
+    ),
+    para("r2:0", "Переговоры президентов длились три часа, сообщили из Москвы.", lang="ru"),
+    para("r3:0", "Москва ещё не ответила на переговорах про безопасность.", lang="ru"),
+    para("x1:0", "La sicurezza dell'Europa e il presidente: U.S.-based, Nur-Sultan.", lang="it"),
+    # A token of 40 UTF-8 bytes or more is dropped and leaves its position empty.
+    para("x2:0", f"inizio {'z' * 45} fine, {'й' * 20} fine, {'й' * 19} ende", lang="it"),
+]
+
+#: Query -> the paragraphs of ``ANALYSIS_CORPUS`` it matches, on either backend.
+ANALYSIS_MATCHES: dict[str, set[str]] = {
+    # Snowball German stems "Sicherheit" to "sich": it matches the reflexive "sich" too.
+    "Sicherheit": {"t1:0", "t2:0", "t5:0"},
+    "Regierung": {"t1:0", "t2:0", "t4:0"},  # regier: regierenden too
+    "regierenden": {"t1:0", "t2:0", "t4:0"},
+    "ukrainischen": {"t3:0", "t5:0"},  # ukrain: Ukraine too
+    "Ukraine": {"t3:0", "t5:0"},
+    "Europa": {"t4:0", "x1:0"},  # Snowball keeps the s of "Europas" (not after a/e/i/o/u)
+    "Europas": {"t1:0"},
+    "österreichischen": {"t4:0", "t5:0"},  # osterreich: Österreichs
+    "Österreich": {"t4:0", "t5:0"},
+    "Präsident": {"t3:0", "t5:0"},  # prasident: Präsidenten
+    "Bundeskanzler": {"t4:0"},
+    "Israel": {"t6:0"},
+    "aktuelle": {"t6:0"},
+    "Mueller": {"t6:0"},  # ue read as ü, like "Müller"
+    "istanbul": set(),  # "İstanbul" lowercases to "i̇stanbul" (with U+0307) on both
+    "İstanbul": {"t6:0"},
+    "U.S.-based": {"e1:0", "x1:0"},
+    '"U.S."': {"e1:0", "x1:0"},
+    "based": {"e1:0", "x1:0"},
+    "don't": {"e1:0"},
+    "doesn't": {"e1:0"},
+    "Nur-Sultan": {"t5:0", "x1:0"},
+    "president": {"e2:0"},  # president's, presidents'
+    "presidents": {"e2:0"},
+    "country": {"e2:0", "e3:0"},  # countries'
+    "child": {"e3:0"},  # child's; "Children" is another word
+    "children": {"e3:0"},
+    "run": {"e4:0"},  # running, runs
+    "rule": {"e4:0"},  # ruling, ruled
+    "президент": {"r1:0", "r2:0"},  # президентом, президентов
+    "Москва": {"r1:0", "r2:0", "r3:0"},  # Москве, Москвы
+    "переговоры": {"r2:0", "r3:0"},  # переговорах
+    "ещё": {"r3:0"},
+    "sicurezza": {"x1:0"},  # Italian: standard analyser, no stemming
+    "presidente": {"x1:0"},
+    '"inizio fine"': set(),
+    f'"inizio {"q" * 41} fine"': {"x2:0"},  # the long words leave the same gap
+    "z" * 45: set(),
+    "й" * 20: set(),  # 40 bytes in UTF-8, though 20 characters
+    "й" * 19: {"x2:0"},
+    f'"{"й" * 19} ende"': {"x2:0"},
+}
+
+#: Pairs of paragraphs that tantivy's current Snowball stemmers conflate and Lucene 9.10's
+#: (Elasticsearch 8.14) do not: query -> what it matches on the embedded backend.
+SNOWBALL_UPDATES_CORPUS = [
+    para("u1:0", "Die Bundeskanzlerin sprach.", lang="de"),
+    para("u2:0", "Der Bundeskanzler sprach.", lang="de"),
+    para("u3:0", "Die Zeitung berichtet heute.", lang="de"),
+    para("u4:0", "Der Bericht erschien gestern.", lang="de"),
+    para("u5:0", "Die neuen Regeln gelten.", lang="de"),
+    para("u6:0", "Eine Regel gilt.", lang="de"),
+    para("u7:0", "He added a note."),
+    para("u8:0", "They add notes."),
+]
+SNOWBALL_UPDATES = {
+    "Bundeskanzlerin": {"u1:0", "u2:0"},  # -erin
+    "berichtet": {"u3:0", "u4:0"},  # -et
+    "Regeln": {"u5:0", "u6:0"},  # -ln
+    "added": {"u7:0", "u8:0"},  # Lucene: "ad"
+}
+
+#: Text that exercises the tokenizer, the byte-length limit and lowercasing.
+TOKENIZER_TEXTS = [
+    "U.S.-based don't Nur-Sultan O'Neill e-mail x\u00b2y \u00bd \u216b \u2460 \uff13 \u0663 "
+    "\U0001d518\U0001d52b\U0001d526 \U0001f600abc\U0001f600 İstanbul İLHAM ΣΑΣ ς ẞ",
+    " ".join(["a" * 39, "b" * 40, "д" * 19, "д" * 20, "ä" * 19, "ä" * 20, "中" * 13, "中" * 14]),
+    " ".join(
+        ["\U0001f600x" * 8, "\U0001f600x" * 9 + "\U0001f600", "\U0001d518" * 9, "\U0001d518" * 10]
+    ),
+    "ещё Ёлка всё пришёл, Сергей's Путина-Медведева 2022-02-10 10:30 3.5% $100 #tag @user",
+    "co\u0301te naïve Zoë cafe\u0301 Straße STRASSE \ufb01nden \u2163 \u210c \u3231 "
+    "\uff76\uff80\uff76\uff85 ไทย العربية हिन्दी",
+    "soft\u00adhyphen zero\u200bwidth tab\tnew\nline x\u00a0y "
+    "\u2039\u203a«»„“”\u201a\u2018\u2019 — \u2013 … • · § \u2032",
+]
+
+#: Words on which tantivy's Snowball stemmers and Lucene's (Elasticsearch) agree.
+AGREEING_STEMS = {
+    "de": [
+        "Sicherheit",
+        "Regierung",
+        "regierenden",
+        "ukrainischen",
+        "Ukraine",
+        "Europa",
+        "Europas",
+        "österreichischen",
+        "Präsident",
+        "Präsidenten",
+        "Bundeskanzler",
+        "Israel",
+        "aktuell",
+        "Michael",
+        "Müller",
+        "Mueller",
+        "Gespräche",
+        "Häuser",
+        "Straße",
+        "Bundesländer",
+        "Wahlen",
+        "gewählt",
+        "Zeitung",
+        "Zeitungen",
+        "Koalitionen",
+        "Polizisten",
+    ],
+    "en": [
+        "president's",
+        "presidents'",
+        "presidents",
+        "countries",
+        "country",
+        "running",
+        "runs",
+        "ruled",
+        "ruling",
+        "children",
+        "child's",
+        "debates",
+        "debating",
+        "generously",
+        "relational",
+        "agreed",
+        "happily",
+    ],
+    "ru": [
+        "президент",
+        "президентом",
+        "президентов",
+        "Москва",
+        "Москве",
+        "Москвы",
+        "переговоры",
+        "переговорах",
+        "безопасности",
+        "ещё",
+        "встретился",
+        "сообщили",
+        "длились",
+        "красивая",
+        "красивее",
+    ],
+}
+
+#: Words the current Snowball (tantivy) and Lucene 9.10's Snowball (Elasticsearch 8.14) stem
+#: differently: German -erin(nen), -ln, -et, -system; English "added", "international", ...
+DIVERGING_STEMS = {
+    "de": [
+        "Bundeskanzlerin",
+        "Sprecherin",
+        "regeln",
+        "handeln",
+        "berichtet",
+        "meldete",
+        "System",
+        "Budget",
+    ],
+    "en": [
+        "added",
+        "adding",
+        "international",
+        "university",
+        "emergency",
+        "evening",
+        "organization",
+    ],
+}
+
+
 def ids(hits: list) -> list[str]:  # type: ignore[type-arg]
     return [h.paragraph_id for h in hits]
 
@@ -126,7 +334,9 @@ class LexicalBackendContract:
         assert set(backend.paragraph_ids()) == {p.paragraph_id for p in CORPUS}
 
     def test_scores_descend_and_ids_are_unique(self, backend: LexicalBackend) -> None:
-        hits = backend.search(parse_query("talks Putin budget").root, Filters(), 10)
+        root = parse_query("talks Putin budget").root
+        assert root is not None
+        hits = backend.search(root, Filters(), 10)
         assert len(hits) >= 4
         assert len({h.paragraph_id for h in hits}) == len(hits)
         keys = [(-h.score, h.paragraph_id) for h in hits]
@@ -275,6 +485,55 @@ class LexicalBackendContract:
         spans = stop_words.highlight(q, ["s3:0", "s1:0"])
         assert marked_words(text["s3:0"], spans["s3:0"]) in (["Nur-Sultan"], ["Nur", "Sultan"])
         assert spans["s1:0"] == []
+
+    @pytest.fixture
+    def analysed(self, make_backend: Factory) -> LexicalBackend:
+        b = make_backend()
+        b.upsert(ANALYSIS_CORPUS)
+        b.commit()
+        return b
+
+    def test_words_are_analysed_alike(self, analysed: LexicalBackend) -> None:
+        """The same paragraphs match each word on every backend: Snowball stems (German,
+        English, Russian), tokens split at every non-alphanumeric character, the byte-length
+        limit, lowercasing; and every match is listed by ``matching_vec_ids`` too."""
+        wrong = {
+            q: got
+            for q, expected in ANALYSIS_MATCHES.items()
+            if (got := set(self.search(analysed, q, limit=100))) != expected
+        }
+        assert wrong == {}
+        for q, expected in ANALYSIS_MATCHES.items():
+            tree = leaves(parse_query(q).root)
+            if len(tree) == 1:
+                (vec_ids,) = analysed.matching_vec_ids(tree)
+                assert set(vec_ids.tolist()) == {vec_id(p) for p in expected}, q
+
+    def test_highlights_follow_the_tokens(self, analysed: LexicalBackend) -> None:
+        """The words a match marks (Elasticsearch may join adjacent tokens into one span:
+        only letters and digits are compared)."""
+        text = {p.paragraph_id: p.text for p in ANALYSIS_CORPUS}
+        for q, pid, words in (
+            ("U.S.-based", "e1:0", "U S based"),
+            ("Sicherheit", "t2:0", "sich"),
+            ("ukrainischen", "t5:0", "Ukraine"),
+            ("Präsident", "t5:0", "Präsidenten"),
+            ("президент", "r1:0", "Президентом Президент"),
+        ):
+            root = parse_query(q).root
+            assert root is not None
+            spans = analysed.highlight(root, [pid])[pid]
+            marked = [c for s, e in spans for c in text[pid][s:e] if c.isalnum()]
+            assert "".join(marked) == words.replace(" ", ""), q
+
+    def test_current_snowball_stems(self, make_backend: Factory) -> None:
+        """Words the current Snowball algorithms (tantivy's) conflate with their base form;
+        Elasticsearch 8.14's Lucene 9.10 ships older ones (docs/elasticsearch.md)."""
+        b = make_backend()
+        b.upsert(SNOWBALL_UPDATES_CORPUS)
+        b.commit()
+        got = {q: set(self.search(b, q)) for q in SNOWBALL_UPDATES}
+        assert got == SNOWBALL_UPDATES
 
     def test_matching_vec_ids_is_every_match(
         self, backend: LexicalBackend, stop_words: LexicalBackend
