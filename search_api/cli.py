@@ -387,6 +387,7 @@ def calibrate(
 
 
 # Registered after the others (they import helpers from this module).
+from search_api.cli_articles import show_command, similar_command, stats_command  # noqa: E402
 from search_api.cli_eval import eval_command  # noqa: E402
 from search_api.cli_search import (  # noqa: E402
     export_command,
@@ -400,3 +401,6 @@ app.command("facets")(facets_command)
 app.command("timeline")(timeline_command)
 app.command("export")(export_command)
 app.command("eval")(eval_command)
+app.command("show")(show_command)
+app.command("similar")(similar_command)
+app.command("stats")(stats_command)

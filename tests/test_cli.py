@@ -280,3 +280,33 @@ def test_summaries_print_as_one_row(built_index: Settings) -> None:
     assert json.loads(rows[0]["missing_vectors"]) == {"count": 0, "examples": []}
     table = invoke(["check", *index, "-f", "table"]).stdout
     assert any(line.split() == ["ok:", "True"] for line in table.splitlines())
+
+
+def test_show_similar_and_stats(built_index: Settings) -> None:
+    index = ["--index", str(built_index.index)]
+    hit = json.loads(invoke(["search", "Putin Tokajew Gespräche", *index, "--json"]).stdout)
+    article_id = hit["results"][0]["article_id"]
+    article = json.loads(invoke(["show", article_id, *index, "--json"]).stdout)
+    assert article["title"] == SEED_TITLE and article["paragraphs"]
+    rows = list(
+        csv.DictReader(io.StringIO(invoke(["show", article_id, *index, "-f", "csv"]).stdout))
+    )
+    assert [r["paragraph_id"] for r in rows] == [p["paragraph_id"] for p in article["paragraphs"]]
+    table = invoke(["show", article_id, *index]).stdout
+    assert table.startswith(SEED_TITLE) and article["paragraphs"][0]["text"][:50] in table
+    similar = invoke(["similar", article_id, *index, "--min-similarity", "0.3", "--json"])
+    page = json.loads(similar.stdout)
+    assert page["total"] > 0 and article_id not in {r["article_id"] for r in page["results"]}
+    lines = invoke(["similar", article_id, *index, "--min-similarity", "0.3", "-f", "jsonl"])
+    assert len(lines.stdout.splitlines()) == len(page["results"])
+    missing = invoke(["show", "no-such-article", *index])
+    assert missing.exit_code == 2 and "no-such-article" in missing.output
+    bad = invoke(["similar", article_id, *index, "--sort", "dated"])
+    assert bad.exit_code == 2 and "--sort" in bad.output
+    stats = json.loads(invoke(["stats", *index, "--json"]).stdout)
+    assert stats == json.loads(invoke(["stats", *index, "-f", "json"]).stdout)
+    assert stats["articles"] > 1 and stats["lexical_backend"] == "embedded"
+    rows = list(csv.DictReader(io.StringIO(invoke(["stats", *index, "-f", "csv"]).stdout)))
+    assert len(rows) == 1 and int(rows[0]["articles"]) == stats["articles"]
+    table = invoke(["stats", *index]).stdout
+    assert f"articles: {stats['articles']}" in table and "lexical backend: embedded" in table
