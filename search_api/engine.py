@@ -416,6 +416,8 @@ class SearchEngine:
         Raises ``NotFound`` for an unknown article, ``QuerySyntaxError`` for bad dates or a
         foreign cursor, ``StaleCursor`` and ``ResultSetTooLarge`` as :meth:`search` does.
         """
+        import dataclasses
+
         from search_api.search.pages import page
         from search_api.search.similar import SimilarSet, similar_set
 
@@ -442,7 +444,9 @@ class SearchEngine:
             token = cursors.decode(spec.cursor)
             cursors.check(token, spec.set_key(), rs.generation)
             offset = token.offset
-        response = page(self.stores, rs, offset, spec.limit)
+        # A cached set carries the request that built it: this page shows this request's
+        # passages (they are not part of the set).
+        response = page(self.stores, dataclasses.replace(rs, request=spec), offset, spec.limit)
         response.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return response
 
