@@ -831,11 +831,6 @@ def test_backends_agree_wherever_their_analysers_agree(
 
 
 @pytest.mark.elasticsearch
-@pytest.mark.xfail(
-    strict=True,
-    reason="analysers differ: tantivy's Snowball German stems 'Sicherheit' to 'sich' (and "
-    "matches every 'sich'), 'ukrainischen' to 'ukrain'; Elasticsearch's light_german does not",
-)
 def test_backends_agree_on_german_stems(embedded_stores: Stores, es_stores: Stores) -> None:
     a, b = SearchEngine(embedded_stores), SearchEngine(es_stores)
     try:
