@@ -16,7 +16,7 @@ Contracts:
   that model before anything is sent, so an unknown or invalid parameter raises pydantic's
   ``ValidationError`` without a request.
 - Answers are the server's response models (``SearchResponse``, ``Timeline``, ``Facet``,
-  ``ArticleDetail``, ``Stats``, ``WriteResult``); :class:`SearchResults` and
+  ``ArticleDetail``, ``Stats``, ``Health``, ``WriteResult``); :class:`SearchResults` and
   :class:`TimelineResults` are those models plus ``to_dataframe()`` (pandas, an optional
   extra: ``pip install 'newssearch[pandas]'``, imported only when called).
 - Every error the server answers raises an :class:`APIError` subclass chosen by the status
@@ -47,6 +47,7 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from search_api.rows import ARTICLE_COLUMNS, TIMELINE_COLUMNS, article_rows, timeline_rows
 from search_api.schemas import (
@@ -55,6 +56,7 @@ from search_api.schemas import (
     ArticleResult,
     ExportRequest,
     Facet,
+    Health,
     Problem,
     SearchRequest,
     SearchResponse,
@@ -429,22 +431,23 @@ class NewsSearchClient:
         """What the index holds (``GET /stats``)."""
         return self._call(Stats, "GET", "/stats")
 
-    def health(self) -> dict[str, Any]:
-        """Liveness and index counts (``GET /health``); ``status`` is ``ok`` or ``degraded``."""
-        body: dict[str, Any] = self._send("GET", "/health").json()
-        return body
+    def health(self) -> Health:
+        """Liveness and index counts (``GET /health``); ``status`` is ``ok``, or ``degraded``
+        when the lexical backend does not answer (search is then dense-only)."""
+        return self._call(Health, "GET", "/health")
 
     # -- writing -------------------------------------------------------------------------------
     def ingest(
         self, articles: Iterable[ArticleIn | Mapping[str, Any]], batch_size: int = INGEST_BATCH
     ) -> WriteResult:
         """Ingest articles (``POST /articles``, needs ``api_key``), sent in batches of
-        ``batch_size``; the counts are summed and each problem's ``index`` is the record's
-        position in ``articles``. Every record is validated (``ArticleIn``) before sending."""
+        ``batch_size``; the counts are summed. As the server does, a record it cannot take
+        (no body, a url that is not http(s), ...) does not cost the others: it is listed in
+        ``problems``, whose ``index`` is the record's position in ``articles``."""
         if not 1 <= batch_size <= INGEST_BATCH:
             raise ValueError(f"batch_size must be 1..{INGEST_BATCH}")
         total = WriteResult()
-        batch: list[ArticleIn] = []
+        batch: list[Any] = []
         start = 0
 
         def send() -> None:
@@ -452,7 +455,7 @@ class NewsSearchClient:
                 WriteResult,
                 "POST",
                 "/articles",
-                json={"articles": [a.model_dump(mode="json", exclude_none=True) for a in batch]},
+                json={"articles": batch},
             )
             for name in ("articles", "written", "unchanged", "paragraphs", "deleted_paragraphs"):
                 setattr(total, name, getattr(total, name) + getattr(result, name))
@@ -461,7 +464,10 @@ class NewsSearchClient:
             ]
 
         for item in articles:
-            batch.append(item if isinstance(item, ArticleIn) else ArticleIn.model_validate(item))
+            if isinstance(item, ArticleIn):
+                batch.append(item.model_dump(mode="json", exclude_none=True))
+            else:
+                batch.append(to_jsonable_python(dict(item)))
             if len(batch) == batch_size:
                 send()
                 start += len(batch)

@@ -36,7 +36,17 @@ from search_api.client import (
     Unauthorized,
     Unavailable,
 )
-from search_api.schemas import ArticleResult, SearchRequest, Timeline, TimelineBucket
+from search_api.schemas import (
+    ArticleDetail,
+    ArticleIn,
+    ArticleResult,
+    SearchRequest,
+    SimilarRequest,
+    Stats,
+    Timeline,
+    TimelineBucket,
+)
+from tests.conftest import SEED_TITLE
 from tests.live_server import API_KEY, running_server
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -381,12 +391,15 @@ def test_ingest_sends_batches_and_numbers_problems_across_them() -> None:
                        "paragraphs": 2, "problems": problems}
         )  # fmt: skip
 
-    articles = [{"title": f"t{i}", "body": "-" if i == 3 else "text"} for i in range(5)]
+    articles: list[Any] = [{"title": f"t{i}", "body": "-" if i == 3 else "text"} for i in range(4)]
+    articles.append(ArticleIn(title="t4", body="text", published_at="2024-05-01T10:00:00Z"))
     with fake(handler, api_key="k") as client:
         result = client.ingest(articles, batch_size=2)
-        with pytest.raises(ValidationError):
-            client.ingest([{"title": "no body"}])
+        with pytest.raises(ValueError, match="batch_size"):
+            client.ingest(articles, batch_size=1001)
     assert [len(b) for b in batches] == [2, 2, 1]
+    assert batches[2] == [{"title": "t4", "body": "text", "published_at": "2024-05-01T10:00:00Z",
+                           "authors": [], "extra": {}}]  # fmt: skip
     assert (result.articles, result.written, result.paragraphs) == (5, 4, 6)
     assert [(p.index, p.field) for p in result.problems] == [(3, "body")]
 
@@ -449,7 +462,8 @@ def client(server: str) -> Iterator[NewsSearchClient]:
 
 
 def test_live_search_facets_timeline_agree(client: NewsSearchClient) -> None:
-    assert client.health()["status"] == "ok"
+    health = client.health()
+    assert health.status == "ok" and health.articles > 0
     page = client.search("Regierung Ukraine", match="any", facets=True, limit=5)
     assert isinstance(page, SearchResults) and page.total > 5 and len(page.results) == 5
     assert page.facets is not None
@@ -490,14 +504,24 @@ def test_live_export_rows_equal_total(
 def test_live_errors_are_exceptions_with_the_problem(server: str, client: NewsSearchClient) -> None:
     with pytest.raises(BadRequest) as bad:
         client.search("(Putin")
-    assert bad.value.status == 400 and "parenthes" in bad.value.detail
-    assert bad.value.title
     raw = httpx.get(f"{server}/search", params={"q": "(Putin"})
     assert raw.status_code == 400
-    if raw.headers["content-type"].startswith("application/problem+json"):
-        assert raw.json()["detail"] == bad.value.detail and raw.json()["title"] == bad.value.title
-    with pytest.raises(NotFound):
+    assert raw.headers["content-type"].startswith("application/problem+json")
+    problem = raw.json()
+    assert bad.value.status == problem["status"] == 400 and "parenthes" in bad.value.detail
+    assert (bad.value.title, bad.value.detail, bad.value.type) == (
+        problem["title"],
+        problem["detail"],
+        problem["type"],
+    )
+    assert bad.value.problem is not None and bad.value.problem.model_dump(exclude_none=True) == {
+        k: v for k, v in problem.items() if v is not None
+    }
+    with pytest.raises(NotFound) as missing:
         client.delete("no-such-article")
+    assert "no-such-article" in missing.value.detail
+    with pytest.raises(NotFound):
+        client.article("no-such-article")
     with NewsSearchClient(server, api_key="wrong") as wrong, pytest.raises(Unauthorized):
         wrong.delete("no-such-article")
 
@@ -525,3 +549,37 @@ def test_live_ingest_makes_an_old_cursor_a_conflict(client: NewsSearchClient) ->
     assert [a.article_id for a in hit.results] == ["client-test-1"]
     assert client.delete("client-test-1").deleted_paragraphs >= 1
     assert client.search("Kartoffelernte", mode="bm25").total == 0
+
+
+def test_live_article_similar_stats(client: NewsSearchClient) -> None:
+    hit = client.search("Putin Tokajew Gespräche", limit=1).results[0]
+    article = client.article(hit.article_id)
+    assert isinstance(article, ArticleDetail) and article.title == SEED_TITLE
+    assert [p.position for p in article.paragraphs] == sorted(
+        p.position for p in article.paragraphs
+    )
+    similar = client.similar(hit.article_id, min_similarity=0.3, limit=5)
+    assert isinstance(similar, SearchResults) and similar.total >= len(similar.results) > 0
+    assert hit.article_id not in {a.article_id for a in similar.results}
+    again = client.similar(hit.article_id, SimilarRequest(min_similarity=0.3), limit=5)
+    assert again.results == similar.results and again.total == similar.total
+    with pytest.raises(ValidationError, match="q"):
+        client.similar(hit.article_id, q="not a field of SimilarRequest")
+    stats = client.stats()
+    assert isinstance(stats, Stats) and stats.articles == client.health().articles
+    assert stats.languages.get("de", 0) > 0
+
+
+def test_live_ingest_reports_bad_records_and_keeps_the_rest(client: NewsSearchClient) -> None:
+    result = client.ingest(
+        [
+            {"article_id": "client-good", "title": "Gut", "body": "Ein gültiger Text."},
+            {"article_id": "client-bad", "title": "Schlecht", "body": "Text",
+             "url": "javascript:alert(1)"},
+        ]
+    )  # fmt: skip
+    assert result.written == 1 and [(p.index, p.field) for p in result.problems] == [(1, "url")]
+    assert client.article("client-good").title == "Gut"
+    with pytest.raises(NotFound):
+        client.article("client-bad")
+    client.delete("client-good")
