@@ -291,3 +291,14 @@ def test_client_overhead_smoke(bench_env: dict[str, str], tmp_path: Path) -> Non
         assert "overhead_ms" in result[case]
     assert result["iter_all"]["articles"] == 20 and result["search_100"]["results"] == 20
     assert result["client_cpu_only"]["response_bytes"] > 0
+
+
+def test_similar_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "similar.json"
+    result = json_result(run_bench("similar.py", ["--smoke", "--out", str(out)], bench_env), out)
+    row = result["sizes"]["2000"]
+    assert row["build"]["paragraphs"] == 2000 and row["index_kind"] == "flat"
+    assert row["measured_articles"] == 20 and row["threshold"] == 0.64
+    for stage in ("first_page", "first_page_cached", "filtered_by_date", "vector_and_range"):
+        assert {"p50_ms", "p99_ms"} <= set(row[stage]) and row[stage]["n"] == 20
+    assert {"median", "max"} <= set(row["total"]) and not row["refused_too_large"]
