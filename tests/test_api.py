@@ -14,6 +14,14 @@ from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 
 from indexer.embedder import Embedder
+from indexer.errors import (
+    BackendUnavailable,
+    IngestError,
+    NotFound,
+    QuerySyntaxError,
+    ResultSetTooLarge,
+    StaleCursor,
+)
 from indexer.pipeline import ingest
 from indexer.settings import Settings
 from indexer.stores import Stores, open_stores
@@ -481,3 +489,40 @@ def test_ui_is_served(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and '<form id="search-form"' in page.text
     assert client.get("/static/index.html").status_code == 200
+
+
+# -- the error mapping ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("error", "status", "kind"),
+    [
+        (QuerySyntaxError("unterminated quote"), 400, "query-syntax"),
+        (ResultSetTooLarge("more than 200,000 paragraphs"), 400, "result-set-too-large"),
+        (NotFound("no article 'x'"), 404, "not-found"),
+        (StaleCursor("the index changed"), 409, "stale-cursor"),
+        (BackendUnavailable("Elasticsearch unreachable"), 503, "backend-unavailable"),
+        (IngestError("a store became unavailable"), 503, "ingest-failed"),
+        (RuntimeError("secret internals /etc/passwd"), 500, "internal"),
+    ],
+)
+def test_typed_errors_map_to_one_status_each(
+    embedded_stores: Stores,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    status: int,
+    kind: str,
+) -> None:
+    app = create_app(embedded_stores.settings, embedded_stores)
+    with TestClient(app, raise_server_exceptions=False) as client:
+
+        def fail(*_: Any, **__: Any) -> Any:
+            raise error
+
+        monkeypatch.setattr(app.state.service.engine, "search", fail)
+        monkeypatch.setattr(app.state.service.engine, "stats", fail)
+        for resp in (client.get("/search", params={"q": "x"}), client.get("/stats")):
+            body = assert_problem(resp, status)
+            assert body["type"] == f"urn:newssearch:problem:{kind}"
+            if status == 500:
+                assert body["detail"] == "internal error" and "passwd" not in resp.text
+            else:
+                assert body["detail"] == str(error)
