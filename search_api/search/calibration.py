@@ -5,12 +5,19 @@ data (docs/result-set.md, "Calibration"; ``newssearch calibrate`` recomputes it 
 on a user's own BEIR-format judgments). Resolution order, first that exists:
 
 1. the request's ``min_similarity``;
-2. the index's own value (catalog meta ``min_similarity``, written by ``newssearch calibrate``);
-3. :data:`CALIBRATED` for the index's encoder;
+2. the index's own value (catalog meta ``min_similarity``): written by ``newssearch calibrate
+   --write``, else recorded the first time the index is searched, from
+3. :data:`CALIBRATED` for the index's encoder, or
 4. :data:`FALLBACK` (an encoder nobody calibrated: conservative, few semantic members).
+
+Recording the value with the index keeps an index's sets the same when a later release
+recalibrates the table below.
 """
 
 from __future__ import annotations
+
+import sqlite3
+from contextlib import suppress
 
 from indexer.stores import Stores
 
@@ -32,4 +39,7 @@ def semantic_threshold(stores: Stores, override: float | None = None) -> float:
     if stored is not None:
         return float(stored)
     model = (stores.catalog.get_meta("model_key") or "").split("|", 1)[0]
-    return CALIBRATED.get(model.rsplit("/", 1)[-1], FALLBACK)
+    value = CALIBRATED.get(model.rsplit("/", 1)[-1], FALLBACK)
+    with suppress(sqlite3.OperationalError):  # another process holds the write lock: next time
+        stores.catalog.set_meta(META_KEY, str(value))
+    return value
