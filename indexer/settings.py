@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_limit: int = Field(100, ge=1)
     max_offset: int = Field(1_000_000, ge=0)
+    min_similarity: float | None = Field(
+        None,
+        ge=-1.0,
+        le=1.0,
+        description="Semantic threshold for every request of this process that gives none "
+        "(default: the index's calibrated value; see docs/result-set.md).",
+    )
     max_semantic_paragraphs: int = Field(
         200_000,
         ge=1,

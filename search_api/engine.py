@@ -15,6 +15,7 @@ Contracts:
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import re
@@ -369,7 +370,9 @@ class SearchEngine:
             token = cursors.decode(req.cursor)
             cursors.check(token, req.set_key(), rs.generation)
             offset = token.offset
-        response = page(self.stores, rs, offset, req.limit)
+        # A cached set carries the request that built it; the page shows this request's
+        # passages and explanations (they are not part of the set).
+        response = page(self.stores, dataclasses.replace(rs, request=req), offset, req.limit)
         if req.facets:
             response.facets = self.facets(req, rs)
         if req.timeline:
@@ -416,8 +419,6 @@ class SearchEngine:
         Raises ``NotFound`` for an unknown article, ``QuerySyntaxError`` for bad dates or a
         foreign cursor, ``StaleCursor`` and ``ResultSetTooLarge`` as :meth:`search` does.
         """
-        import dataclasses
-
         from search_api.search.pages import page
         from search_api.search.similar import SimilarSet, similar_set
 

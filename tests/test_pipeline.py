@@ -325,3 +325,13 @@ def test_repair_lexical_rebuilds_an_old_embedded_index_from_the_catalog(
         assert hits.results and hits.results[0].title == SEED_TITLE
     finally:
         stores.close()
+
+
+def test_a_cached_set_shows_each_requests_own_passages(stores: Stores) -> None:
+    """The set is cached per query; passages and explanations belong to the page request."""
+    engine = SearchEngine(stores)
+    one = engine.search(SearchRequest(q="Tokajew", mode="bm25", passages=1))
+    many = engine.search(SearchRequest(q="Tokajew", mode="bm25", passages=5, explain=True))
+    assert max(len(r.passages) for r in one.results) == 1
+    assert max(len(r.passages) for r in many.results) > 1
+    assert all(p.explanation is not None for r in many.results for p in r.passages)

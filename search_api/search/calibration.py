@@ -4,7 +4,7 @@ Similarity scales differ by encoder, so the threshold is per encoder, calibrated
 data (docs/result-set.md, "Calibration"; ``newssearch calibrate`` recomputes it for an index
 on a user's own BEIR-format judgments). Resolution order, first that exists:
 
-1. the request's ``min_similarity``;
+1. the request's ``min_similarity``, else the process's (``NEWSSEARCH_MIN_SIMILARITY``);
 2. the index's own value (catalog meta ``min_similarity``): written by ``newssearch calibrate
    --write``, else recorded the first time the index is searched, from
 3. :data:`CALIBRATED` for the index's encoder, or
@@ -35,6 +35,8 @@ def semantic_threshold(stores: Stores, override: float | None = None) -> float:
     """The threshold a request uses (module docstring)."""
     if override is not None:
         return override
+    if stores.settings.min_similarity is not None:
+        return stores.settings.min_similarity
     stored = stores.catalog.get_meta(META_KEY)
     if stored is not None:
         return float(stored)
