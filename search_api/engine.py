@@ -186,11 +186,7 @@ class SearchEngine:
 
         def leaf_mask(leaf: membership.Leaf) -> Mask:
             if leaf not in masks_by_leaf:
-                mask = table.articles_mask(got.leaf_vec_ids[leaf])
-                if isinstance(leaf, Term) and leaf.stop_in:
-                    # A stop word of the article's language counts as present (indexer.query).
-                    mask |= table.columns["language"].mask(list(leaf.stop_in), size)
-                masks_by_leaf[leaf] = mask
+                masks_by_leaf[leaf] = table.articles_mask(got.leaf_vec_ids[leaf])
             return masks_by_leaf[leaf]
 
         lexical = np.zeros(size, dtype=bool)
@@ -198,10 +194,8 @@ class SearchEngine:
         if root is None and not parsed.free_text:
             lexical = np.ones(size, dtype=bool)  # no query: every article within the filters
         elif use_lexical and root is not None:
-            msm = 1 if _has_explicit_or(req.q) else None
-            if msm is None:
-                msm = membership.minimum_should_match(req.match, membership.top_level_words(root))
-            lexical = membership.evaluate(root, leaf_mask, size, top_msm=msm)
+            need = _needed(req, root, table) if not _has_explicit_or(req.q) else 1
+            lexical = membership.evaluate(root, leaf_mask, size, top_msm=need)
             coord = membership.should_count(root, leaf_mask, size)
         semantic = np.zeros(size, dtype=bool)
         sem_ordinals = table.paragraph_articles(got.semantic_ids)
@@ -513,6 +507,18 @@ def _excluded_leaves(root: Node | None) -> list[membership.Leaf]:
     return list(
         dict.fromkeys(leaf for part in root.must_not for leaf in membership.iter_leaves(part))
     )
+
+
+def _needed(req: SearchRequest, root: Node, table: ArticleTable) -> npt.NDArray[np.int64]:
+    """Per article, how many top-level words it must contain (membership.needed), counting
+    a stop word only in articles of the languages where it is a word (indexer.query)."""
+    words = membership.top_level_words(root)
+    counts = np.full(table.size, words, dtype=np.int64)
+    if isinstance(root, Bool) and not root.must:
+        for node in dict.fromkeys(root.should):
+            if isinstance(node, Term) and node.stop_in:
+                counts -= table.columns["language"].mask(list(node.stop_in), table.size)
+    return membership.needed(req.match, counts)
 
 
 def _excluded(root: Node, leaf_mask: Callable[[membership.Leaf], Mask], size: int) -> Mask:

@@ -219,3 +219,23 @@ def test_leaves_are_distinct_and_include_excluded_ones() -> None:
     ]
     assert leaves(None) == []
     assert leaves(Term("a")) == [Term("a")]
+
+
+def test_a_word_typed_twice_counts_once_for_match() -> None:
+    """``match=auto`` needs a share of the *distinct* top-level words: a pasted claim with one
+    word repeated 60 times must not require that word's share of the count."""
+    import numpy as np
+
+    from search_api.search import membership
+
+    root = parse_query("measles vaccination campaign " + "really " * 60).root
+    assert membership.top_level_words(root) == 4
+    need = membership.minimum_should_match("auto", membership.top_level_words(root))
+    masks = {
+        "measles": np.array([True, False]),
+        "vaccination": np.array([True, False]),
+        "campaign": np.array([True, False]),
+        "really": np.array([False, True]),
+    }
+    got = membership.evaluate(root, lambda leaf: masks[leaf.text], 2, top_msm=need)
+    assert got.tolist() == [True, False]

@@ -327,8 +327,9 @@ def lexical_match(doc: Doc, q: Query, match: str) -> bool:
         return False
     if q.must:
         return all(clause_matches(doc, c) for c in q.must)
-    need = 1 if q.top_or else required(match, len(q.should))
-    return sum(clause_matches(doc, c) for c in q.should) >= need
+    distinct = list(dict.fromkeys(q.should))  # a word typed twice counts once
+    need = 1 if q.top_or else required(match, len(distinct))
+    return sum(clause_matches(doc, c) for c in distinct) >= need
 
 
 def passes(doc: Doc, req: SearchRequest, skip: str | None = None) -> bool:

@@ -9,14 +9,19 @@ no ``must``, at least ``minimum_should_match`` of its ``should`` children match:
 match in different paragraphs.
 
 ``minimum_should_match`` is 1 for every nested group and for explicit ``OR``; for the
-top-level words of a query it follows the request's ``match``:
+top-level words of a query (distinct: a word typed twice counts once) it follows the
+request's ``match``:
 
 - ``any``: at least one word;
 - ``all``: every word;
 - ``auto`` (default): every word up to :data:`AUTO_ALL_UP_TO` words (search-box queries:
   ``Putin Merkel`` means both), above that ``ceil(AUTO_FRACTION * n)`` (pasted claims and
   sentences, where demanding every word would leave almost nothing). The constants were chosen
-  on the PolitiFact dev set (docs/evaluation.md, "Result-set membership").
+  on the PolitiFact train set (docs/evaluation.md, "Result-set membership").
+
+Stop words of a plain query (``Term.stop_in``) count only in articles of the languages where
+they are words: in an article of a language where one is a stop word it is neither required
+nor counted as present (so "the" does not make every English article match a long claim).
 """
 
 from __future__ import annotations
@@ -37,6 +42,17 @@ Mask = npt.NDArray[np.bool_]
 AUTO_ALL_UP_TO = 3
 #: ... and this fraction of them (rounded up) in longer ones.
 AUTO_FRACTION = 0.2
+
+
+def needed(match: Match, words: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """:func:`minimum_should_match` per article, for per-article word counts (at least 1)."""
+    if match == "any":
+        return np.ones_like(words)
+    if match == "all":
+        return np.maximum(words, 1)
+    share = np.maximum(AUTO_ALL_UP_TO, np.ceil(AUTO_FRACTION * words).astype(np.int64))
+    out: npt.NDArray[np.int64] = np.maximum(np.where(words <= AUTO_ALL_UP_TO, words, share), 1)
+    return out
 
 
 def minimum_should_match(match: Match, words: int) -> int:
@@ -74,12 +90,13 @@ def evaluate(
     leaf_mask: Callable[[Leaf], Mask],
     size: int,
     *,
-    top_msm: int | None = None,
+    top_msm: int | npt.NDArray[np.int64] | None = None,
 ) -> Mask:
     """Articles (a mask over ``size`` ordinals) that match ``node``; see the module docstring.
 
     ``leaf_mask(leaf)`` gives the articles matching one leaf. ``top_msm`` overrides the
-    minimum-should-match of ``node`` itself (the request's ``match`` for top-level words).
+    minimum-should-match of ``node`` itself (the request's ``match`` for top-level words): one
+    number, or one per article (stop words make the number of words differ by language).
     """
     if isinstance(node, Term | Phrase):
         return leaf_mask(node)
@@ -87,7 +104,8 @@ def evaluate(
     for part in node.must:
         out &= evaluate(part, leaf_mask, size)
     if node.should and not node.must:
-        need = 1 if top_msm is None else max(1, min(top_msm, len(node.should)))
+        distinct = len(dict.fromkeys(node.should))
+        need = 1 if top_msm is None else np.clip(top_msm, 1, max(distinct, 1))
         out &= should_count(node, leaf_mask, size) >= need
     if not node.must and not node.should:
         out[:] = False
@@ -101,7 +119,7 @@ def should_count(node: Node, leaf_mask: Callable[[Leaf], Mask], size: int) -> np
     if isinstance(node, Term | Phrase):
         return leaf_mask(node).astype(np.int64)
     counts = np.zeros(size, dtype=np.int64)
-    for part in node.should:
+    for part in dict.fromkeys(node.should):  # a word typed twice counts once
         counts += evaluate(part, leaf_mask, size)
     return counts
 
@@ -112,7 +130,7 @@ def top_level_words(node: Node | None) -> int:
         return 0
     if isinstance(node, Term | Phrase):
         return 1
-    return len(node.should) if not node.must else 0
+    return len(dict.fromkeys(node.should)) if not node.must else 0
 
 
 def scoring_tree(node: Node | None) -> Bool | None:
