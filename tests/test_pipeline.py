@@ -335,3 +335,16 @@ def test_a_cached_set_shows_each_requests_own_passages(stores: Stores) -> None:
     assert max(len(r.passages) for r in one.results) == 1
     assert max(len(r.passages) for r in many.results) > 1
     assert all(p.explanation is not None for r in many.results for p in r.passages)
+
+
+def test_stop_words_count_only_in_their_languages(stores: Stores) -> None:
+    """German articles: "war" is a German stop word (skipped, not required), "the" is not."""
+    engine = SearchEngine(stores)
+
+    def members(q: str) -> set[str]:
+        req = SearchRequest(q=q, mode="bm25", match="all", limit=100)
+        return {r.article_id for r in engine.search(req).results}
+
+    regierung = members("Regierung")
+    assert regierung and members("war Regierung") == regierung
+    assert members("the Regierung") < regierung  # a word in German fields: required
