@@ -73,7 +73,8 @@ class SearchRequest(BaseModel):
     match: Match = Field(
         "auto",
         description="How plain words combine for lexical membership: all, any, or auto (all "
-        "up to 3 words, a fifth of them (at least 3) in longer queries).",
+        "up to 3 words, a fifth of them (at least 2) in longer queries; stop words count "
+        "only where they are words).",
     )
     lexical: bool = Field(True, description="Include lexical matches in the set.")
     semantic: bool = Field(

@@ -15,8 +15,9 @@ request's ``match``:
 - ``any``: at least one word;
 - ``all``: every word;
 - ``auto`` (default): every word up to :data:`AUTO_ALL_UP_TO` words (search-box queries:
-  ``Putin Merkel`` means both), above that ``ceil(AUTO_FRACTION * n)`` (pasted claims and
-  sentences, where demanding every word would leave almost nothing). The constants were chosen
+  ``Putin Merkel`` means both), above that ``ceil(AUTO_FRACTION * n)`` but at least
+  :data:`AUTO_MIN` (pasted claims and sentences, where demanding every word would leave almost
+  nothing). The constants were chosen
   on the PolitiFact train set (docs/evaluation.md, "Result-set membership").
 
 Stop words of a plain query (``Term.stop_in``) count only in articles of the languages where
@@ -40,8 +41,10 @@ Leaf = Term | Phrase
 Mask = npt.NDArray[np.bool_]
 #: ``auto`` requires every word of queries up to this many words ...
 AUTO_ALL_UP_TO = 3
-#: ... and this fraction of them (rounded up) in longer ones.
+#: ... and this fraction of them (rounded up) in longer ones ...
 AUTO_FRACTION = 0.2
+#: ... but at least this many.
+AUTO_MIN = 2
 
 
 def needed(match: Match, words: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -50,7 +53,7 @@ def needed(match: Match, words: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         return np.ones_like(words)
     if match == "all":
         return np.maximum(words, 1)
-    share = np.maximum(AUTO_ALL_UP_TO, np.ceil(AUTO_FRACTION * words).astype(np.int64))
+    share = np.maximum(AUTO_MIN, np.ceil(AUTO_FRACTION * words).astype(np.int64))
     out: npt.NDArray[np.int64] = np.maximum(np.where(words <= AUTO_ALL_UP_TO, words, share), 1)
     return out
 
@@ -63,7 +66,7 @@ def minimum_should_match(match: Match, words: int) -> int:
         return 1
     if match == "all" or words <= AUTO_ALL_UP_TO:
         return words
-    return max(AUTO_ALL_UP_TO, math.ceil(AUTO_FRACTION * words))
+    return max(AUTO_MIN, math.ceil(AUTO_FRACTION * words))
 
 
 def iter_leaves(node: Node | None, *, positive_only: bool = False) -> Iterator[Leaf]:
