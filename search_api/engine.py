@@ -236,6 +236,11 @@ class SearchEngine:
             filter_masks=masks,
             min_similarity=threshold if use_semantic else None,
             degraded=got.degraded,
+            leaf_articles={
+                _leaf_label(leaf): np.packbits(leaf_mask(leaf))
+                for leaf in got.positive
+                if leaf in got.leaf_vec_ids
+            },
         )
 
     def _retrieve(
@@ -507,6 +512,12 @@ def _excluded_leaves(root: Node | None) -> list[membership.Leaf]:
     return list(
         dict.fromkeys(leaf for part in root.must_not for leaf in membership.iter_leaves(part))
     )
+
+
+def _leaf_label(leaf: membership.Leaf) -> str:
+    """A query word or phrase as a user would write it."""
+    text = leaf.text if isinstance(leaf, Term) else '"' + " ".join(leaf.words) + '"'
+    return text if leaf.field == "text" else f"{leaf.field}:{text}"
 
 
 def _needed(req: SearchRequest, root: Node, table: ArticleTable) -> npt.NDArray[np.int64]:

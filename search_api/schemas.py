@@ -166,13 +166,49 @@ class ExportRequest(SearchRequest):
 
 
 class Explanation(BaseModel):
-    """Where a paragraph came from: rank (1-based) and score in each retriever, and fused."""
+    """Where a paragraph's score came from: its rank (1-based) and raw score in each
+    retriever's candidates, each retriever's normalised score and its weighted component of
+    the fused score (``fused_score`` = ``bm25_component`` + ``dense_component``)."""
 
     bm25_rank: int | None = None
     bm25_score: float | None = None
     dense_rank: int | None = None
     dense_score: float | None = None
+    bm25_normalised: float | None = None
+    dense_normalised: float | None = None
+    bm25_component: float | None = None
+    dense_component: float | None = None
     fused_score: float | None = None
+
+
+class Contribution(BaseModel):
+    """One candidate paragraph's part in its article's score."""
+
+    paragraph_id: str
+    fused_score: float
+    weight: float = Field(description="Its weight in the aggregation (decay: 1, 0.5, 0.25 ...).")
+    contribution: float = Field(description="fused_score x weight; they add up to the score.")
+
+
+class ArticleExplanation(BaseModel):
+    """Why an article is in the set and how its score was made (``explain=true``)."""
+
+    why: list[Literal["lexical", "semantic"]] = Field(
+        description="lexical: it matches the query on the whole article; semantic: a paragraph "
+        "is at or above the similarity threshold."
+    )
+    matched_terms: list[str] = Field(description="Query words and phrases the article contains.")
+    best_similarity: float | None = Field(
+        None, description="Its best paragraph's similarity, where above the threshold."
+    )
+    threshold: float | None = None
+    fusion: str = Field(description="How paragraph scores were fused, with its parameters.")
+    aggregate: str = Field(description="How the article score comes from paragraph scores.")
+    ranked: bool = Field(
+        description="False for a member beyond every retriever's ranked candidates (the tail)."
+    )
+    score: float | None = None
+    contributions: list[Contribution] = Field(default_factory=list)
 
 
 class Passage(BaseModel):
@@ -213,6 +249,7 @@ class ArticleResult(BaseModel):
         default_factory=list, description="Why the article is in the set."
     )
     passages: list[Passage]
+    explanation: ArticleExplanation | None = None
 
 
 class FacetValue(BaseModel):

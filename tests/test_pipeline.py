@@ -348,3 +348,37 @@ def test_stop_words_count_only_in_their_languages(stores: Stores) -> None:
     regierung = members("Regierung")
     assert regierung and members("war Regierung") == regierung
     assert members("the Regierung") < regierung  # a word in German fields: required
+
+
+@pytest.mark.parametrize("fusion", ["convex", "rrf"])
+def test_explanations_add_up(stores: Stores, fusion: str) -> None:
+    """explain=true: why each article is in the set, the words it contains, and scores that
+    add up: passage components to the fused score, contributions to the article score."""
+    req = SearchRequest(
+        q="Putin Tokajew Kasachstan",
+        match="any",
+        fusion=fusion,
+        explain=True,
+        passages=20,
+        min_similarity=GERMAN_MIN_SIMILARITY,
+    )
+    resp = SearchEngine(stores).search(req)
+    assert resp.results
+    for r in resp.results:
+        ex = r.explanation
+        assert ex is not None and ex.why == r.matched and ex.fusion.startswith(fusion)
+        assert set(ex.matched_terms) <= {"Putin", "Tokajew", "Kasachstan"}
+        if "lexical" in ex.why:
+            text = " ".join(p.text for p in stores.catalog.paragraphs_of([r.article_id]))
+            text += " " + r.title
+            assert ex.matched_terms and all(t[:5] in text for t in ex.matched_terms)
+        if ex.ranked:
+            assert r.score is not None
+            assert sum(c.contribution for c in ex.contributions) == pytest.approx(r.score)
+        for p in r.passages:
+            e = p.explanation
+            assert e is not None and e.fused_score == p.score
+            if p.score is not None and e.bm25_component is not None:
+                assert e.bm25_component + (e.dense_component or 0.0) == pytest.approx(p.score)
+    top = resp.results[0].explanation
+    assert top is not None and set(top.matched_terms) == {"Putin", "Tokajew", "Kasachstan"}

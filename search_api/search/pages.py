@@ -16,9 +16,10 @@ from indexer.errors import BackendUnavailable
 from indexer.models import Paragraph
 from indexer.query import parse_query
 from indexer.stores import Stores
-from search_api.schemas import ArticleResult, Explanation, Passage, SearchResponse
+from search_api.schemas import ArticleResult, Passage, SearchResponse
 from search_api.search import membership
 from search_api.search.cursor import Cursor
+from search_api.search.explain import Explainer
 from search_api.search.resultset import ResultSet
 
 
@@ -43,7 +44,7 @@ def page(stores: Stores, rs: ResultSet, offset: int, limit: int) -> SearchRespon
     paragraphs = stores.catalog.paragraphs(shown)
     meta = stores.catalog.articles(ids)
     spans = _highlights(stores, req.q, shown, paragraphs, rs.degraded)
-    explain = _ranks(rs) if req.explain else None
+    explain = Explainer(rs, req, stores.settings) if req.explain else None
     sims_by_pid = _similarities(stores, rs, ordinals)
     results = []
     for i, o in enumerate(ordinals):
@@ -63,7 +64,7 @@ def page(stores: Stores, rs: ResultSet, offset: int, limit: int) -> SearchRespon
                     position=para.position,
                     highlights=spans.get(pid, []),
                     similarity=sims_by_pid.get(pid),
-                    explanation=_explain(explain, pid, score) if explain is not None else None,
+                    explanation=explain.passage(pid, score) if explain is not None else None,
                 )
             )
         score = float(rs.scores[offset + i])
@@ -86,6 +87,9 @@ def page(stores: Stores, rs: ResultSet, offset: int, limit: int) -> SearchRespon
                 score=None if math.isnan(score) else score,
                 matched=matched,
                 passages=passages,
+                explanation=explain.article(o, None if math.isnan(score) else score)
+                if explain is not None
+                else None,
             )
         )
     end = offset + len(ordinals)
@@ -136,25 +140,3 @@ def _similarities(stores: Stores, rs: ResultSet, ordinals: list[int]) -> dict[st
         return {}
     names = stores.catalog.paragraph_ids_for_vec_ids(vec)
     return {names[v]: s for v, s in zip(vec, sims, strict=True) if v in names}
-
-
-def _ranks(rs: ResultSet) -> dict[str, dict[str, tuple[int, float]]]:
-    out: dict[str, dict[str, tuple[int, float]]] = {"bm25": {}, "dense": {}}
-    for name, hits in (("bm25", rs.lexical_hits), ("dense", rs.dense_hits)):
-        for position, h in enumerate(hits, start=1):
-            out[name][h.paragraph_id] = (position, h.score)
-    return out
-
-
-def _explain(
-    ranks: dict[str, dict[str, tuple[int, float]]], pid: str, fused: float | None
-) -> Explanation:
-    bm25 = ranks["bm25"].get(pid)
-    dense = ranks["dense"].get(pid)
-    return Explanation(
-        bm25_rank=bm25[0] if bm25 else None,
-        bm25_score=bm25[1] if bm25 else None,
-        dense_rank=dense[0] if dense else None,
-        dense_score=dense[1] if dense else None,
-        fused_score=fused,
-    )

@@ -59,6 +59,18 @@ class ResultSet:
     filter_masks: dict[str, Mask]
     min_similarity: float | None
     degraded: list[str] = field(default_factory=list)
+    #: Per positive query word or phrase (as typed), the articles containing it, bit-packed
+    #: (``np.packbits`` over ordinals): what an explanation names as matched terms.
+    leaf_articles: dict[str, npt.NDArray[np.uint8]] = field(default_factory=dict)
+
+    def matched_terms(self, ordinal: int) -> list[str]:
+        """The query words and phrases that article ``ordinal`` contains."""
+        byte, bit = divmod(ordinal, 8)
+        return [
+            term
+            for term, bits in self.leaf_articles.items()
+            if byte < len(bits) and bits[byte] >> (7 - bit) & 1
+        ]
 
     @property
     def total(self) -> int:
