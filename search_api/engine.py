@@ -136,14 +136,18 @@ class SearchEngine:
         """The request's result set on the current index generation (cached, LRU)."""
         req.check()
         table = self.tables.current()
-        key = (req.set_key(), table.generation)
+        return self._cached((req.set_key(), table.generation), lambda: self._compute(req, table))
+
+    def _cached(self, key: tuple[str, int], build: Callable[[], ResultSet]) -> ResultSet:
+        """The set cached under ``key`` (LRU of :data:`SET_CACHE`), else ``build()`` and keep
+        it, unless a retriever failed (then the next request asks again: it may be back)."""
         with self._sets_lock:
             found = self._sets.get(key)
             if found is not None:
                 self._sets.move_to_end(key)
                 return found
-        built = self._compute(req, table)
-        if built.degraded:  # a retriever failed: ask again next time, it may be back
+        built = build()
+        if built.degraded:
             return built
         with self._sets_lock:
             self._sets[key] = built
@@ -425,20 +429,14 @@ class SearchEngine:
         spec = SimilarSet.of(article_id, req)
         spec.check()
         table = self.tables.current()
-        key = (spec.set_key(), table.generation)
-        with self._sets_lock:
-            rs = self._sets.get(key)
-            if rs is not None:
-                self._sets.move_to_end(key)
-        if rs is None:
+
+        def build() -> ResultSet:
             masks = filter_masks(spec, parse_query(""), table)
             threshold = semantic_threshold(self.stores, spec.min_similarity)
             limit = self.settings.max_semantic_paragraphs
-            rs = similar_set(self.stores, table, spec, masks, threshold, limit)
-            with self._sets_lock:
-                self._sets[key] = rs
-                while len(self._sets) > SET_CACHE:
-                    self._sets.popitem(last=False)
+            return similar_set(self.stores, table, spec, masks, threshold, limit)
+
+        rs = self._cached((spec.set_key(), table.generation), build)
         offset = spec.offset
         if spec.cursor is not None:
             token = cursors.decode(spec.cursor)
