@@ -527,7 +527,7 @@ def _needed(req: SearchRequest, root: Node, table: ArticleTable) -> npt.NDArray[
         for node in dict.fromkeys(root.should):
             if isinstance(node, Term) and node.stop_in:
                 counts -= table.columns["language"].mask(list(node.stop_in), table.size)
-    return membership.needed(req.match, counts)
+    return membership.needed(req.match, counts, words)
 
 
 def _excluded(root: Node, leaf_mask: Callable[[membership.Leaf], Mask], size: int) -> Mask:

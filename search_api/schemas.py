@@ -71,10 +71,10 @@ class SearchRequest(BaseModel):
         "similarity; hybrid: their union, ranked by fused scores.",
     )
     match: Match = Field(
-        "auto",
-        description="How plain words combine for lexical membership: all, any, or auto (all "
-        "up to 3 words, a fifth of them (at least 2) in longer queries; stop words count "
-        "only where they are words).",
+        "any",
+        description="How plain words combine for lexical membership: any (default: an "
+        "article with one of them), all, or auto (all words when at most 3 were typed, any "
+        "in longer queries); stop words count only where they are words.",
     )
     lexical: bool = Field(True, description="Include lexical matches in the set.")
     semantic: bool = Field(
@@ -302,7 +302,7 @@ class SearchResponse(BaseModel):
     offset: int = 0
     limit: int = 10
     sort: Sort = "relevance"
-    match: Match = "auto"
+    match: Match = "any"
     min_similarity: float | None = Field(None, description="The semantic threshold applied.")
     generation: int = Field(0, description="Index generation the set was computed on.")
     next: str | None = Field(None, description="Cursor of the next page; null on the last.")

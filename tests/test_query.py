@@ -222,20 +222,24 @@ def test_leaves_are_distinct_and_include_excluded_ones() -> None:
 
 
 def test_a_word_typed_twice_counts_once_for_match() -> None:
-    """``match=auto`` needs a share of the *distinct* top-level words: a pasted claim with one
-    word repeated 60 times must not require that word's share of the count."""
+    """``match`` counts *distinct* top-level words: a word repeated 60 times is one word, so
+    ``all`` needs the three words (not 62) and ``auto`` still reads it as a 3-word keyword
+    query (all of them), not a long one where any word would do."""
     import numpy as np
 
     from search_api.search import membership
 
-    root = parse_query("measles vaccination campaign " + "really " * 60).root
-    assert membership.top_level_words(root) == 4
-    need = membership.minimum_should_match("auto", membership.top_level_words(root))
+    root = parse_query("measles vaccination " + "campaign " * 60).root
+    assert membership.top_level_words(root) == 3
     masks = {
-        "measles": np.array([True, False]),
-        "vaccination": np.array([True, False]),
-        "campaign": np.array([True, False]),
-        "really": np.array([False, True]),
+        "measles": np.array([True, False, True]),
+        "vaccination": np.array([True, False, False]),
+        "campaign": np.array([True, True, True]),
     }
-    got = membership.evaluate(root, lambda leaf: masks[leaf.text], 2, top_msm=need)
-    assert got.tolist() == [True, False]
+    for match in ("all", "auto"):
+        need = membership.minimum_should_match(match, membership.top_level_words(root))
+        got = membership.evaluate(root, lambda leaf: masks[leaf.text], 3, top_msm=need)
+        assert got.tolist() == [True, False, False], match
+    need = membership.minimum_should_match("any", membership.top_level_words(root))
+    got = membership.evaluate(root, lambda leaf: masks[leaf.text], 3, top_msm=need)
+    assert got.tolist() == [True, True, True]

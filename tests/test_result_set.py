@@ -50,7 +50,8 @@ SEMANTIC = 0.4
 MODES = ("bm25", "dense", "hybrid")
 SORTS = ("relevance", "date_desc", "date_asc")
 #: Queries for the paging and view invariants: plain words, OR, phrase, exclusion, groups,
-#: a field, a long query (``match=auto`` beyond three words) and the empty query (every article).
+#: a field, a long query (more than three words: ``match=auto`` reads it as ``any``) and the
+#: empty query (every article).
 QUERIES = (
     "",
     "Putin",
@@ -619,7 +620,9 @@ def test_boolean_operators_are_set_algebra_on_articles(engine: SearchEngine) -> 
     assert s("Putin AND Moskau") == putin & moskau
     assert s("Regierung OR Polizei") == regierung | polizei
     assert s("Regierung Wien", match="any") == regierung | wien
-    assert s("Regierung Wien", match="all") == s("Regierung Wien") == regierung & wien
+    assert s("Regierung Wien", match="all") == s("Regierung Wien", match="auto")
+    assert s("Regierung Wien", match="all") == regierung & wien
+    assert s("Regierung Wien") == s("Regierung Wien", match="any")  # the default
     assert s("Wien -Polizei") == wien - polizei
     assert s("Wien NOT Polizei") == wien - polizei
     assert s("+Wien Regierung") == wien

@@ -31,7 +31,6 @@ import csv
 import hashlib
 import io
 import json
-import math
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -53,7 +52,7 @@ from indexer.stores import Stores, open_stores
 from search_api.engine import SearchEngine
 from search_api.schemas import SearchRequest, SearchResponse
 from search_api.search.calibration import FALLBACK
-from search_api.search.membership import AUTO_ALL_UP_TO, AUTO_FRACTION, AUTO_MIN
+from search_api.search.membership import AUTO_ALL_UP_TO
 
 VOCAB = (
     *("zorb", "quix", "blen", "frap", "dulm", "kest", "vorn", "plim", "trask", "glee"),
@@ -319,7 +318,7 @@ def required(match: str, n: int) -> int:
         return 1
     if match == "all" or n <= AUTO_ALL_UP_TO:
         return n
-    return max(AUTO_MIN, math.ceil(AUTO_FRACTION * n))
+    return 1
 
 
 def lexical_match(doc: Doc, q: Query, match: str) -> bool:

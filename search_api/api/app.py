@@ -48,7 +48,7 @@ TAGS = [
 PARAMETER_EXAMPLES: dict[str, Any] = {
     "q": "Putin Tokajew",
     "mode": "hybrid",
-    "match": "auto",
+    "match": "any",
     "lexical": True,
     "semantic": True,
     "min_similarity": 0.64,

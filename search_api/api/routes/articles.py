@@ -72,7 +72,7 @@ SIMILAR_EXAMPLE: dict[str, Any] = {
     "offset": 0,
     "limit": 10,
     "sort": "relevance",
-    "match": "auto",
+    "match": "any",
     "min_similarity": 0.64,
     "generation": 7,
     "next": "eyJ2IjogMSwgImciOiA3LCAiayI6ICI1ZjNhIiwgIm8iOiAxMH0",

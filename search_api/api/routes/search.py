@@ -27,7 +27,7 @@ SEARCH_EXAMPLE: dict[str, Any] = {
     "offset": 0,
     "limit": 10,
     "sort": "relevance",
-    "match": "auto",
+    "match": "any",
     "min_similarity": 0.64,
     "generation": 7,
     "next": None,
