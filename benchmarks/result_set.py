@@ -16,8 +16,12 @@ Measurement (a fresh process, the stores opened and warmed up as ``newssearch se
 one model / FAISS thread, query LRU cache off so every computed set embeds its query),
 product defaults (hybrid, limit 10), sequential, per query:
 
-- (a) ``first_page``: the first page, its result set computed (the engine's set cache is
-  cleared before the request);
+- (a) ``first_page``: the first page, its result set computed (the engine's set cache and
+  its cache of per-word matches, ``SearchEngine.leaves``, are cleared before the request: a
+  query nothing of which was asked before);
+- (a') ``reshaped``: right after (a), the same words sorted by date (``sort=date_desc``),
+  the set recomputed (set cache cleared) but the per-word matches cached: what a facet click,
+  a filter, a sort or a page-size change of the query just asked costs;
 - (b) ``facets_timeline``: the same with ``facets=true&timeline=true``, set computed as well
   (cache cleared); ``facets_timeline_cached``: the same request again on the cached set (what
   the views add);
@@ -303,11 +307,16 @@ def query_figures(engine: SearchEngine, queries: list[str], deep: int) -> dict[s
         req = SearchRequest(q=q)
         try:
             engine._sets.clear()
+            engine.leaves.clear()
             first = record("first_page", functools.partial(engine.search, req))
             totals.append(first.total)
             paragraphs.append(first.total_paragraphs)
+            engine._sets.clear()
+            resort = SearchRequest(q=q, sort="date_desc")
+            record("reshaped", functools.partial(engine.search, resort))
             views = SearchRequest(q=q, facets=True, timeline=True)
             engine._sets.clear()
+            engine.leaves.clear()
             record("facets_timeline", functools.partial(engine.search, views))
             record("facets_timeline_cached", functools.partial(engine.search, views))
         except ResultSetTooLarge as exc:
@@ -337,7 +346,7 @@ def query_figures(engine: SearchEngine, queries: list[str], deep: int) -> dict[s
         "deep_page_queries": len(wall.get("page_deep_cached", [])),
         "deep_page_cache_hits": hits,
     }
-    for stage in ("first_page", "facets_timeline", "facets_timeline_cached"):
+    for stage in ("first_page", "reshaped", "facets_timeline", "facets_timeline_cached"):
         out[stage] = latency_summary(wall[stage]) if stage in wall else None
         out[stage + "_cpu"] = latency_summary(cpu[stage]) if stage in cpu else None
     for stage in ("page_deep_cached", "page_deep_uncached"):
@@ -405,16 +414,17 @@ def markdown(result: dict[str, Any]) -> str:
         f"backend {result['backend']}, load {result['machine']['load_avg_1_5_15']} before, "
         f"{result['machine_after']['load_avg_1_5_15']} after",
         "",
-        "| paragraphs | queries | (a) first page | (b) + facets + timeline | b / a (p50, p99) "
-        "| b on cached set | (c) page N cached | (c) page N uncached | pages N reached "
-        "| total median / max | total_paragraphs median / max |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| paragraphs | queries | (a) first page | (a') reshaped | (b) + facets + timeline "
+        "| b / a (p50, p99) | b on cached set | (c) page N cached | (c) page N uncached "
+        "| pages N reached | total median / max | total_paragraphs median / max |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for n, row in result["sizes"].items():
         for name in ("short", "claims"):
             r = row[name]
             lines.append(
-                f"| {int(n):,} | {name} | {_ms(r['first_page'])} | {_ms(r['facets_timeline'])} "
+                f"| {int(n):,} | {name} | {_ms(r['first_page'])} | {_ms(r.get('reshaped'))} "
+                f"| {_ms(r['facets_timeline'])} "
                 f"| {r.get('ratio_b_to_a_p50', 'n/a')}, {r.get('ratio_b_to_a_p99', 'n/a')} "
                 f"| {_ms(r['facets_timeline_cached'])} | {_ms(r['page_deep_cached'])} "
                 f"| {_ms(r['page_deep_uncached'])} | {r['deep_page_queries']} of {r['queries']} "

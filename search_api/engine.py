@@ -49,6 +49,8 @@ from search_api.schemas import (
 from search_api.search import cursor as cursors
 from search_api.search import membership
 from search_api.search.calibration import semantic_threshold
+from search_api.search.leaves import LeafCache, Positions
+from search_api.search.paragraphs import matching_paragraphs
 from search_api.search.resultset import ResultSet, rank, sort_by_date
 from search_api.search.table import ArticleTable, Mask, TableCache
 
@@ -66,7 +68,8 @@ class Retrieved:
 
     lexical: list[Hit] = field(default_factory=list)
     dense: list[Hit] = field(default_factory=list)
-    leaf_vec_ids: dict[membership.Leaf, npt.NDArray[np.int64]] = field(default_factory=dict)
+    #: Per query leaf, the table positions of every committed paragraph matching it.
+    leaf_positions: dict[membership.Leaf, Positions] = field(default_factory=dict)
     #: The leaves outside any ``-x``: their matches are the set's matching paragraphs.
     positive: list[membership.Leaf] = field(default_factory=list)
     semantic_ids: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -100,6 +103,8 @@ class SearchEngine:
         self._pool = ThreadPoolExecutor(max_workers=DENSE_WORKERS, thread_name_prefix="dense")
         self._sets: OrderedDict[tuple[str, int], ResultSet] = OrderedDict()
         self._sets_lock = threading.Lock()
+        #: Every paragraph matching each query word / phrase, per generation (LRU by bytes).
+        self.leaves = LeafCache()
 
     def warm_up(self) -> int:
         """Ready a long-lived serving process; returns the paragraphs in the id map.
@@ -190,7 +195,7 @@ class SearchEngine:
 
         def leaf_mask(leaf: membership.Leaf) -> Mask:
             if leaf not in masks_by_leaf:
-                masks_by_leaf[leaf] = table.articles_mask(got.leaf_vec_ids[leaf])
+                masks_by_leaf[leaf] = table.articles_at(got.leaf_positions[leaf])
             return masks_by_leaf[leaf]
 
         lexical = np.zeros(size, dtype=bool)
@@ -202,7 +207,10 @@ class SearchEngine:
             lexical = membership.evaluate(root, leaf_mask, size, top_msm=need)
             coord = membership.should_count(root, leaf_mask, size)
         semantic = np.zeros(size, dtype=bool)
-        sem_ordinals = table.paragraph_articles(got.semantic_ids)
+        sem_positions = table.positions(got.semantic_ids)
+        sem_ordinals = np.where(
+            sem_positions >= 0, table.paragraph_ordinals[sem_positions], -1
+        ).astype(np.int64)
         if use_semantic:
             semantic[sem_ordinals[sem_ordinals >= 0]] = True
             if root is not None and not lexical_down:
@@ -219,8 +227,13 @@ class SearchEngine:
         if req.sort != "relevance" or (root is None and not parsed.free_text):
             order, perm = sort_by_date(table, order, descending=req.sort != "date_asc")
             scores = scores[perm]
-        match_vec, match_ord, match_sim, match_lex = _matching_paragraphs(
-            table, got, lexical, semantic, use_semantic, sem_ordinals
+        match_vec, match_ord, match_sim, match_lex = matching_paragraphs(
+            table,
+            (got.leaf_positions[leaf] for leaf in got.positive if leaf in got.leaf_positions),
+            lexical,
+            sem_positions if use_semantic else None,
+            got.semantic_sims,
+            semantic,
         )
         return ResultSet(
             request=req,
@@ -243,7 +256,7 @@ class SearchEngine:
             leaf_articles={
                 _leaf_label(leaf): np.packbits(leaf_mask(leaf))
                 for leaf in got.positive
-                if leaf in got.leaf_vec_ids
+                if leaf in got.leaf_positions
             },
         )
 
@@ -296,9 +309,8 @@ class SearchEngine:
         excluded = _excluded_leaves(root) if req.mode == "dense" and need_range else []
         if wants_lexical and root is not None:
             try:
-                leaves = membership.distinct_leaves(root)
-                got.leaf_vec_ids = dict(
-                    zip(leaves, self.stores.lexical.matching_vec_ids(leaves), strict=True)
+                got.leaf_positions = self.leaves.positions(
+                    table, membership.distinct_leaves(root), self.stores.lexical.matching_vec_ids
                 )
                 got.positive = membership.distinct_leaves(root, positive_only=True)
                 tree = membership.scoring_tree(root)
@@ -308,11 +320,11 @@ class SearchEngine:
             except BackendUnavailable as exc:
                 log.warning("lexical backend unavailable, answering dense-only: %s", exc)
                 got.degraded.append("lexical")
-                got.leaf_vec_ids, got.positive = {}, []
+                got.leaf_positions, got.positive = {}, []
         elif excluded:
             try:
-                got.leaf_vec_ids = dict(
-                    zip(excluded, self.stores.lexical.matching_vec_ids(excluded), strict=True)
+                got.leaf_positions = self.leaves.positions(
+                    table, excluded, self.stores.lexical.matching_vec_ids
                 )
             except BackendUnavailable as exc:
                 log.warning("lexical backend unavailable, not applying exclusions: %s", exc)
@@ -538,42 +550,3 @@ def _excluded(root: Node, leaf_mask: Callable[[membership.Leaf], Mask], size: in
     for part in root.must_not:
         out |= membership.evaluate(part, leaf_mask, size)
     return out
-
-
-def _matching_paragraphs(
-    table: ArticleTable,
-    got: Retrieved,
-    lexical: Mask,
-    semantic: Mask,
-    use_semantic: bool,
-    sem_ordinals: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32], Mask]:
-    """Matching paragraphs of the members, sorted by article then similarity (best first),
-    with whether each is a lexical match."""
-    positive = [got.leaf_vec_ids[leaf] for leaf in got.positive if leaf in got.leaf_vec_ids]
-    lex_vec = np.unique(np.concatenate(positive)) if positive else np.zeros(0, np.int64)
-    lex_ord = table.paragraph_articles(lex_vec)
-    keep = lex_ord >= 0
-    keep[keep] = lexical[lex_ord[keep]]
-    vec = [lex_vec[keep]]
-    ords = [lex_ord[keep]]
-    sims = [np.full(int(keep.sum()), np.nan, dtype=np.float32)]
-    if use_semantic:
-        ok = sem_ordinals >= 0
-        ok[ok] = semantic[sem_ordinals[ok]]
-        vec.append(got.semantic_ids[ok])
-        ords.append(sem_ordinals[ok])
-        sims.append(got.semantic_sims[ok])
-    all_vec = np.concatenate(vec)
-    all_ord = np.concatenate(ords)
-    all_sim = np.concatenate(sims).astype(np.float32)
-    if len(all_vec) == 0:
-        return all_vec, all_ord, all_sim, np.zeros(0, dtype=bool)
-    # One row per paragraph: the semantic row (with its similarity) wins over the lexical one.
-    rank_sim = np.where(np.isnan(all_sim), -np.inf, all_sim)
-    order = np.lexsort((all_vec, -rank_sim, all_ord))
-    all_vec, all_ord, all_sim = all_vec[order], all_ord[order], all_sim[order]
-    _, first = np.unique(all_vec, return_index=True)
-    first.sort()
-    vec_out = all_vec[first]
-    return vec_out, all_ord[first], all_sim[first], np.isin(vec_out, vec[0])

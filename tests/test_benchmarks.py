@@ -116,7 +116,7 @@ def test_result_set_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
     for name in ("short", "claims"):
         figures = row[name]
         assert figures["queries"] == 20 and figures["words"]["min"] >= 2
-        for stage in ("first_page", "facets_timeline", "facets_timeline_cached"):
+        for stage in ("first_page", "reshaped", "facets_timeline", "facets_timeline_cached"):
             assert {"p50_ms", "p99_ms"} <= set(figures[stage])
         assert {"median", "max"} <= set(figures["total"]) | set(figures["total_paragraphs"])
         assert figures["deep_page_cache_hits"] == figures["deep_page_queries"]

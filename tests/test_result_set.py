@@ -727,6 +727,31 @@ def test_a_change_between_pages_is_reported(writable: Stores, german_corpus: Pat
         engine.close()
 
 
+def test_cached_word_matches_follow_the_index(writable: Stores, german_corpus: Path) -> None:
+    """The per-word matches the engine caches (``SearchEngine.leaves``) give the same sets as
+    fresh ones, and never outlive the index state they were read on: after a delete and a
+    re-ingest the same words find exactly the new state."""
+    engine = SearchEngine(writable)
+    try:
+        queries = [request(q, "bm25") for q in QUERIES if q] + [request("Putin Tokajew")]
+        warm = {r.q + r.mode: (engine.search(r), members(engine, r)) for r in queries}
+        assert engine.leaves.hits > 0  # the second pass (members) read the cache
+        engine.leaves.clear()
+        engine._sets.clear()
+        for r in queries:
+            assert members(engine, r) == warm[r.q + r.mode][1], r.q
+        putin = request("Putin", "bm25", limit=100)
+        before = members(engine, putin)
+        assert before
+        assert delete(writable, [before[0]]) > 0
+        after = members(engine, putin)
+        assert after == before[1:] or sorted(after) == sorted(before[1:])
+        ingest(writable, [german_corpus / SEED.name, german_corpus / ZEIT])
+        assert sorted(members(engine, putin)) == sorted(before)
+    finally:
+        engine.close()
+
+
 def test_a_change_between_pages_is_a_409_over_the_api(writable: Stores) -> None:
     """API: page 1, then ``DELETE /articles/{id}`` or ``POST /articles``; the cursor of page
     1 is a 409 with a message; offset paging reports another generation."""

@@ -147,7 +147,7 @@ def _article_rows(stores: Stores, rs: ResultSet, start: int, end: int) -> Iterat
             "language": info["language"],
             "section": info["section"],
             "authors": list(info["authors"]),
-            "matching_paragraphs": len(rs.paragraphs_of(o)[0]),
+            "matching_paragraphs": rs.paragraph_count(o),
         }
 
 
@@ -155,26 +155,22 @@ def _paragraph_rows(
     stores: Stores, rs: ResultSet, start: int, end: int
 ) -> Iterator[dict[str, Any]]:
     ordinals = [int(o) for o in rs.order[start:end]]
-    spans = []
-    vec_ids: list[int] = []
-    for o in ordinals:
-        lo, hi = rs.paragraph_span(o)
-        spans.append((o, lo, hi))
-        vec_ids.extend(int(v) for v in rs.match_vec_ids[lo:hi])
+    rows = [rs.paragraph_rows(o) for o in ordinals]
+    vec_ids = [int(v) for vec, _, _ in rows for v in vec]
     names = stores.catalog.paragraph_ids_for_vec_ids(vec_ids)
     paragraphs = stores.catalog.paragraphs([names[v] for v in vec_ids if v in names])
-    for i, (o, lo, hi) in enumerate(spans):
-        for j in range(lo, hi):
-            vid = int(rs.match_vec_ids[j])
+    for i, (o, (vecs, sims, lexical)) in enumerate(zip(ordinals, rows, strict=True)):
+        for j in range(len(vecs)):
+            vid = int(vecs[j])
             para = paragraphs.get(names.get(vid, ""))
-            sim = float(rs.match_similarity[j])
+            sim = float(sims[j])
             published = para.published_at if para else None
             yield {
                 "rank": start + i + 1,
                 "article_id": rs.table.ids[o],
                 "paragraph_id": para.paragraph_id if para else names.get(vid),
                 "position": para.position if para else None,
-                "lexical": bool(rs.match_lexical[j]),
+                "lexical": bool(lexical[j]),
                 "similarity": None if math.isnan(sim) else round(sim, 6),
                 "text": para.text if para else None,
                 "title": para.title if para else None,

@@ -43,7 +43,8 @@ class ResultSet:
     lexical: Mask
     semantic: Mask
     #: Members' matching paragraphs: vec_id, article ordinal, similarity (NaN when the
-    #: paragraph is a lexical match only), sorted by ordinal.
+    #: paragraph is a lexical match only), grouped by ordinal in ascending order (within an
+    #: article in any order: :meth:`paragraph_rows` gives one article's rows best first).
     match_vec_ids: npt.NDArray[np.int64]
     match_ordinals: Ordinals
     match_similarity: npt.NDArray[np.float32]
@@ -107,10 +108,25 @@ class ResultSet:
         hi = int(np.searchsorted(self.match_ordinals, ordinal, side="right"))
         return lo, hi
 
-    def paragraphs_of(self, ordinal: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        """The matching paragraphs (vec_ids, similarities) of one member."""
+    def paragraph_count(self, ordinal: int) -> int:
+        """How many matching paragraphs one member has."""
         lo, hi = self.paragraph_span(ordinal)
-        return self.match_vec_ids[lo:hi], self.match_similarity[lo:hi]
+        return hi - lo
+
+    def paragraph_rows(
+        self, ordinal: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], Mask]:
+        """One member's matching paragraphs (vec_ids, similarities, is-lexical), best
+        similarity first (paragraphs without one after them), ties by vec_id."""
+        lo, hi = self.paragraph_span(ordinal)
+        vec, sim = self.match_vec_ids[lo:hi], self.match_similarity[lo:hi]
+        order = np.lexsort((vec, -np.where(np.isnan(sim), -np.inf, sim)))
+        return vec[order], sim[order], self.match_lexical[lo:hi][order]
+
+    def paragraphs_of(self, ordinal: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The matching paragraphs (vec_ids, similarities) of one member, best first."""
+        vec, sim, _ = self.paragraph_rows(ordinal)
+        return vec, sim
 
 
 def rank(

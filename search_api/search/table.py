@@ -18,7 +18,9 @@ Contracts:
   :meth:`Column.mask` and :meth:`ArticleTable.date_mask`) is the one implementation of filter
   semantics for the result set; the retrievers' own filters only shape ranking candidates.
 - ``paragraph_articles`` maps a FAISS/lexical ``vec_id`` to its article ordinal, ``-1`` for a
-  paragraph that is not committed (pending, deleted, unknown).
+  paragraph that is not committed (pending, deleted, unknown); ``positions`` maps it to its
+  row in ``paragraph_vec_ids`` (the *paragraph position*), so per-paragraph work of a set is
+  boolean masks over positions (one pass over the paragraphs, no sort of the matches).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -131,11 +133,18 @@ class ArticleTable:
     columns: dict[str, Column]
     paragraph_vec_ids: npt.NDArray[np.int64]  # sorted
     paragraph_ordinals: npt.NDArray[np.int64]  # article ordinal of each sorted vec_id
+    #: Paragraph positions in article-ordinal order (vec_id order within an article).
+    paragraph_by_article: npt.NDArray[np.int64]
 
     @property
     def size(self) -> int:
         """Number of committed articles."""
         return len(self.ids)
+
+    @property
+    def paragraphs(self) -> int:
+        """Number of committed paragraphs (positions run from 0 to this, exclusive)."""
+        return len(self.paragraph_vec_ids)
 
     def ordinal(self, article_id: str) -> int | None:
         """The ordinal of ``article_id`` or None when it is not committed."""
@@ -151,21 +160,30 @@ class ArticleTable:
         found = [self.ordinal(a) for a in article_ids]
         return np.asarray([o for o in found if o is not None], dtype=np.int64)
 
-    def paragraph_articles(self, vec_ids: npt.NDArray[np.int64]) -> Ordinals:
-        """Article ordinal per ``vec_id`` (``-1`` where the paragraph is not committed)."""
+    def positions(self, vec_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Paragraph position per ``vec_id`` (``-1`` where the paragraph is not committed)."""
         keys = self.paragraph_vec_ids
         if len(keys) == 0 or len(vec_ids) == 0:
             return np.full(len(vec_ids), -1, dtype=np.int64)
         pos = np.searchsorted(keys, vec_ids).clip(0, len(keys) - 1)
-        found = keys[pos] == vec_ids
-        out: Ordinals = np.where(found, self.paragraph_ordinals[pos], -1)
+        out: npt.NDArray[np.int64] = np.where(keys[pos] == vec_ids, pos, -1)
+        return out
+
+    def paragraph_articles(self, vec_ids: npt.NDArray[np.int64]) -> Ordinals:
+        """Article ordinal per ``vec_id`` (``-1`` where the paragraph is not committed)."""
+        pos = self.positions(vec_ids)
+        out: Ordinals = np.where(pos >= 0, self.paragraph_ordinals[pos], -1)
         return out
 
     def articles_mask(self, vec_ids: npt.NDArray[np.int64]) -> Mask:
         """Articles with at least one of the paragraphs ``vec_ids``."""
+        pos = self.positions(vec_ids)
+        return self.articles_at(pos[pos >= 0])
+
+    def articles_at(self, positions: npt.NDArray[np.integer[Any]]) -> Mask:
+        """Articles with a paragraph at one of ``positions`` (all valid)."""
         out = np.zeros(self.size, dtype=bool)
-        ords = self.paragraph_articles(vec_ids)
-        out[ords[ords >= 0]] = True
+        out[self.paragraph_ordinals[positions]] = True
         return out
 
     def vec_ids_of(self, mask: Mask) -> npt.NDArray[np.int64]:
@@ -211,7 +229,9 @@ def build_table(catalog: Catalog) -> ArticleTable:
     vec = np.fromiter((p[0] for p in paragraphs), dtype=np.int64, count=len(paragraphs))
     owner = np.fromiter((index[p[1]] for p in paragraphs), dtype=np.int64, count=len(paragraphs))
     order = np.argsort(vec, kind="stable")
-    return ArticleTable(generation, ids, published, columns, vec[order], owner[order])
+    owners = owner[order]
+    by_article = np.argsort(owners, kind="stable").astype(np.int64)
+    return ArticleTable(generation, ids, published, columns, vec[order], owners, by_article)
 
 
 def _grouped(
