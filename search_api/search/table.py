@@ -17,6 +17,9 @@ Contracts:
   never match an undated article. :func:`search_api.engine.filter_masks` (over
   :meth:`Column.mask` and :meth:`ArticleTable.date_mask`) is the one implementation of filter
   semantics for the result set; the retrievers' own filters only shape ranking candidates.
+- ``story`` holds one code per story (articles sharing a near-duplicate cluster id share a
+  code, :mod:`indexer.dedup`); an article not yet clustered (``story`` NULL) has a code of
+  its own, so folding never merges it with anything.
 - ``paragraph_articles`` maps a FAISS/lexical ``vec_id`` to its article ordinal, ``-1`` for a
   paragraph that is not committed (pending, deleted, unknown).
 """
@@ -28,7 +31,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -131,6 +134,13 @@ class ArticleTable:
     columns: dict[str, Column]
     paragraph_vec_ids: npt.NDArray[np.int64]  # sorted
     paragraph_ordinals: npt.NDArray[np.int64]  # article ordinal of each sorted vec_id
+    #: Story code per article (module docstring); codes are 0..stories-1.
+    story: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def stories(self) -> int:
+        """Number of distinct stories among the committed articles."""
+        return int(self.story.max()) + 1 if len(self.story) else 0
 
     @property
     def size(self) -> int:
@@ -211,7 +221,21 @@ def build_table(catalog: Catalog) -> ArticleTable:
     vec = np.fromiter((p[0] for p in paragraphs), dtype=np.int64, count=len(paragraphs))
     owner = np.fromiter((index[p[1]] for p in paragraphs), dtype=np.int64, count=len(paragraphs))
     order = np.argsort(vec, kind="stable")
-    return ArticleTable(generation, ids, published, columns, vec[order], owner[order])
+    story = _story_codes([r[6] for r in rows])
+    return ArticleTable(generation, ids, published, columns, vec[order], owner[order], story)
+
+
+def _story_codes(stories: list[str | None]) -> npt.NDArray[np.int64]:
+    """A code per distinct story id; each unclustered article (None) a code of its own."""
+    codes: dict[str, int] = {}
+    out = np.empty(len(stories), dtype=np.int64)
+    for i, story in enumerate(stories):
+        if story is None:
+            out[i] = len(codes)
+            codes[f"\x00{i}"] = out[i]
+        else:
+            out[i] = codes.setdefault(story, len(codes))
+    return out
 
 
 def _grouped(
