@@ -2,14 +2,15 @@
 
 Reads each corpus with the product's readers and chunker (so the text is what ingest signs),
 computes every signature once (timed: the cost ingest pays per article), then for each
-threshold builds the LSH index and the stories (timed) and prints: stories with more than one
+threshold builds the LSH index and the stories (timed) and reports: stories with more than one
 article, articles in them, linked pairs (within stories), exact duplicates of the body found
-(the BBC set has 133), and a sample of linked pairs with their estimated and exact word-shingle
-Jaccard, for precision by inspection (``--show N`` prints their titles and openings).
+(the BBC set has 133), and a sample of linked pairs checked against their exact word-shingle
+Jaccard (``--show N`` prints N sampled pairs' titles, for precision by inspection). JSON on
+stdout (and ``--out``), the same as markdown tables on stderr.
 
     python benchmarks/stories.py                      # every corpus, thresholds 0.5 .. 0.9
-    python benchmarks/stories.py --corpus bbc --threshold 0.7 --show 10
-    python benchmarks/stories.py --smoke              # a few hundred articles, one threshold
+    python benchmarks/stories.py --corpus bbc --threshold 0.6 --show 10
+    python benchmarks/stories.py --smoke              # 300 BBC articles, one threshold
 """
 
 from __future__ import annotations
@@ -21,11 +22,17 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import DATA as SHARED  # noqa: E402
+from common import emit, machine  # noqa: E402
 
 from indexer.chunker import chunk_article  # noqa: E402
 from indexer.dedup import StoryIndex, decode, shingles, signature  # noqa: E402
@@ -42,7 +49,7 @@ CORPORA = {
     "gnad": "gnad10k_test.de.jsonl",
     "ru": "ru_news_samples.ru.jsonl",
 }
-DATA = ROOT.parent / "shared" / "data" / "corpora"
+DATA = SHARED / "corpora"
 
 
 class _Signatures:
@@ -51,13 +58,13 @@ class _Signatures:
     def __init__(self, sigs: dict[str, bytes]) -> None:
         self.sigs = sigs
 
-    def signatures(self, article_ids: list[str]) -> dict[str, bytes | None]:
+    def signatures(self, article_ids: Sequence[str]) -> dict[str, bytes | None]:
         return {a: self.sigs.get(a) for a in article_ids}
 
     def clustered_signatures(self) -> list[tuple[str, bytes]]:
         return list(self.sigs.items())
 
-    def story_members(self, article_ids: list[str]) -> list[str]:
+    def story_members(self, article_ids: Sequence[str]) -> list[str]:
         return list(article_ids)
 
 
@@ -90,8 +97,15 @@ def exact_jaccard(a: tuple[Article, list[str]], b: tuple[Article, list[str]], k:
     return len(sa & sb) / len(sa | sb) if sa | sb else 0.0
 
 
-def run(name: str, thresholds: list[float], shingle: int, perms: int, limit: int | None,
-        show: int, seed: int) -> None:
+def run(
+    name: str,
+    thresholds: list[float],
+    shingle: int,
+    perms: int,
+    limit: int | None,
+    show: int,
+    seed: int,
+) -> dict[str, Any]:
     articles = load(name, limit)
     by_id = {a.article_id: (a, p) for a, p in articles}
     started = time.perf_counter()
@@ -104,12 +118,23 @@ def run(name: str, thresholds: list[float], shingle: int, perms: int, limit: int
     bodies = Counter(a.body.strip() for a, _ in articles)
     exact = {b for b, c in bodies.items() if c > 1}
     exact_copies = sum(c - 1 for c in bodies.values() if c > 1)
-    print(f"\n## {name}: {len(by_id)} articles, signatures {sign_s / len(articles) * 1e6:.0f} "
-          f"us/article ({sign_s / len(articles) * 1000 * 1000:.0f} ms per 1k), "
-          f"exact body copies {exact_copies}")
-    print("| threshold | stories >1 | articles in them | pairs | exact copies found | "
-          "LSH+cluster ms/1k | sample precision (exact J >= t) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    out: dict[str, Any] = {
+        "articles": len(by_id),
+        "signature_ms_per_1k": round(sign_s / len(articles) * 1e6, 1),
+        "paragraphs_per_article": round(sum(len(p) for _, p in articles) / len(articles), 2),
+        "exact_copies": exact_copies,
+        "thresholds": {},
+    }
+    say(
+        f"\n## {name}: {len(by_id)} articles, signatures {sign_s / len(articles) * 1e6:.0f} "
+        f"us/article ({sign_s / len(articles) * 1000 * 1000:.0f} ms per 1k), "
+        f"exact body copies {exact_copies}"
+    )
+    say(
+        "| threshold | stories >1 | articles in them | pairs | exact copies found | "
+        "LSH+cluster ms/1k | sample precision (exact J >= t) |"
+    )
+    say("|---:|---:|---:|---:|---:|---:|---:|")
     rng = random.Random(seed)
     for t in thresholds:
         started = time.perf_counter()
@@ -117,8 +142,8 @@ def run(name: str, thresholds: list[float], shingle: int, perms: int, limit: int
         stories = index.cluster_all(list(by_id))
         took = time.perf_counter() - started
         groups: dict[str, list[str]] = {}
-        for a, s in stories.items():
-            groups.setdefault(s, []).append(a)
+        for aid, story in stories.items():
+            groups.setdefault(story, []).append(aid)
         multi = [g for g in groups.values() if len(g) > 1]
         pairs = [(x, y) for g in multi for x, y in combinations(sorted(g), 2)]
         found = 0
@@ -128,15 +153,31 @@ def run(name: str, thresholds: list[float], shingle: int, perms: int, limit: int
         sample = rng.sample(pairs, min(len(pairs), 50))
         good = sum(exact_jaccard(by_id[x], by_id[y], shingle) >= t for x, y in sample)
         precision = f"{good}/{len(sample)}" if sample else "-"
-        print(f"| {t:.2f} | {len(multi)} | {sum(map(len, multi))} | {len(pairs)} | "
-              f"{found} / {exact_copies} | {took / len(by_id) * 1e6:.0f} | {precision} |")
+        out["thresholds"][f"{t:.2f}"] = {
+            "stories_with_copies": len(multi),
+            "articles_in_them": sum(map(len, multi)),
+            "pairs": len(pairs),
+            "exact_copies_found": found,
+            "cluster_ms_per_1k": round(took / len(by_id) * 1e6, 1),
+            "sample_checked": len(sample),
+            "sample_exact_jaccard_at_threshold": good,
+        }
+        say(
+            f"| {t:.2f} | {len(multi)} | {sum(map(len, multi))} | {len(pairs)} | "
+            f"{found} / {exact_copies} | {took / len(by_id) * 1e6:.0f} | {precision} |"
+        )
         for x, y in sample[:show]:
             est = sum(decode(sigs[x]) == decode(sigs[y])) / perms if x in sigs and y in sigs else 0
-            print(f"    {est:.2f} est / {exact_jaccard(by_id[x], by_id[y], shingle):.2f} exact  "
-                  f"{by_id[x][0].title[:60]!r} ({by_id[x][0].source}, "
-                  f"{by_id[x][0].published_at:%Y-%m-%d}) ~ {by_id[y][0].title[:60]!r} "
-                  f"({by_id[y][0].source})" if by_id[x][0].published_at else
-                  f"    {est:.2f} est  {by_id[x][0].title[:60]!r} ~ {by_id[y][0].title[:60]!r}")
+            say(
+                f"    {est:.2f} est / {exact_jaccard(by_id[x], by_id[y], shingle):.2f} exact  "
+                f"{by_id[x][0].title[:60]!r} ({by_id[x][0].source}, "
+                f"{by_id[x][0].published_at:%Y-%m-%d}) ~ {by_id[y][0].title[:60]!r} "
+                f"({by_id[y][0].source})"
+                if by_id[x][0].published_at
+                else f"    {est:.2f} est  {by_id[x][0].title[:60]!r} ~ {by_id[y][0].title[:60]!r}"
+            )
+
+    return out
 
 
 def main() -> None:
@@ -148,13 +189,28 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--show", type=int, default=0, help="Sample pairs to print.")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--smoke", action="store_true", help="300 BBC articles, t=0.7.")
+    parser.add_argument("--smoke", action="store_true", help="300 BBC articles, t=0.6.")
+    parser.add_argument("--out", type=Path, default=None, help="Also write the JSON here.")
     args = parser.parse_args()
     if args.smoke:
-        args.corpus, args.threshold, args.limit = ["bbc"], [0.7], 300
+        args.corpus, args.threshold, args.limit = ["bbc"], [0.6], 300
     thresholds = args.threshold or [0.5, 0.6, 0.7, 0.8, 0.9]
-    for name in args.corpus or sorted(CORPORA):
-        run(name, thresholds, args.shingle, args.perms, args.limit, args.show, args.seed)
+    result: dict[str, Any] = {
+        "smoke": bool(args.smoke),
+        "machine": machine(),
+        "shingle": args.shingle,
+        "num_perm": args.perms,
+        "corpora": {
+            name: run(name, thresholds, args.shingle, args.perms, args.limit, args.show, args.seed)
+            for name in args.corpus or sorted(CORPORA)
+        },
+    }
+    emit(result, args.out)
+
+
+def say(line: str) -> None:
+    """A line of the markdown report (stderr: stdout is the JSON)."""
+    print(line, file=sys.stderr)
 
 
 if __name__ == "__main__":
