@@ -77,6 +77,9 @@ class ResultSet:
     versions: npt.NDArray[np.int64] | None = None
     #: Every member in the requested order, folded or not.
     member_order: Ordinals | None = None
+    _priority_cache: npt.NDArray[np.int64] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def matched_terms(self, ordinal: int) -> list[str]:
         """The query words and phrases that article ``ordinal`` contains."""
@@ -111,13 +114,18 @@ class ResultSet:
 
     def counted(self, mask: Mask) -> Ordinals:
         """The ordinals a view counts for the articles in ``mask``: all of them unfolded;
-        folded, one representative per story (module docstring)."""
-        if not self.fold:
-            return np.flatnonzero(mask)
+        folded, one representative per story (module docstring), in ordinal order."""
         base = np.flatnonzero(mask)
-        candidates = base[np.argsort(self._priority()[base], kind="stable")]
-        kept, _ = representatives(self.table, candidates)
-        return kept
+        if not self.fold or len(base) == 0:
+            return base
+        # Per story the smallest priority among ``base``: O(n), no sort of the table.
+        priority = self._priority()
+        none = np.iinfo(np.int64).max
+        best = np.full(self.table.stories, none, dtype=np.int64)
+        np.minimum.at(best, self.table.story[base], priority[base])
+        inverse = np.empty(2 * self.table.size, dtype=np.int64)
+        inverse[priority] = np.arange(self.table.size)
+        return np.sort(inverse[best[best != none]])
 
     def counted_without(self, dimension: str) -> Ordinals:
         """:meth:`counted` of the set without the filter of ``dimension`` (multi-select
@@ -127,22 +135,15 @@ class ResultSet:
         return self.counted(self.without(dimension))
 
     def _priority(self) -> npt.NDArray[np.int64]:
-        """Per ordinal, its rank as a story's representative (module docstring)."""
-        cached: npt.NDArray[np.int64] | None = getattr(self, "_priority_cache", None)
-        if cached is not None:
-            return cached
+        """Per ordinal, its rank as a story's representative (module docstring): members by
+        their position in the unfolded order, then the others after them by date."""
+        if self._priority_cache is not None:
+            return self._priority_cache
         size = self.table.size
-        published = self.table.published
-        undated = published == UNDATED
-        key = np.where(undated, 0, published)
-        if self.request.sort == "date_desc":
-            key = -key
-        by_date = np.lexsort((np.arange(size), key, undated))
-        out = np.empty(size, dtype=np.int64)
-        out[by_date] = size + np.arange(size)
+        out = self.table.date_rank(descending=self.request.sort == "date_desc") + size
         members = self.order if self.member_order is None else self.member_order
         out[members] = np.arange(len(members))
-        object.__setattr__(self, "_priority_cache", out)
+        self._priority_cache = out
         return out
 
     @property
@@ -226,18 +227,6 @@ def sort_by_date(
     pos = np.arange(len(order))
     perm = np.lexsort((pos, key, undated))
     return order[perm], perm
-
-
-def representatives(table: ArticleTable, order: Ordinals) -> tuple[Ordinals, Ordinals]:
-    """The first article of each story in ``order`` (in that order) and, per one, how many
-    other articles of its story ``order`` holds."""
-    if len(order) == 0:
-        return order, np.zeros(0, dtype=np.int64)
-    _, first, counts = np.unique(table.story[order], return_index=True, return_counts=True)
-    by_position = np.argsort(first)
-    kept: Ordinals = order[first[by_position]]
-    versions: Ordinals = (counts[by_position] - 1).astype(np.int64)
-    return kept, versions
 
 
 def fold_order(

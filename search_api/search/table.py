@@ -137,6 +137,24 @@ class ArticleTable:
     #: Story code per article (module docstring); codes are 0..stories-1.
     story: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
+    #: Derived arrays computed once per table (see :meth:`date_rank`).
+    _derived: dict[str, npt.NDArray[np.int64]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def date_rank(self, descending: bool) -> npt.NDArray[np.int64]:
+        """Per ordinal, its position when every article is sorted by date (newest first when
+        ``descending``, else oldest first; undated last, then by ordinal). A fresh copy."""
+        key = "date_desc" if descending else "date_asc"
+        if key not in self._derived:
+            undated = self.published == UNDATED
+            when = np.where(undated, 0, self.published)
+            order = np.lexsort((np.arange(self.size), -when if descending else when, undated))
+            rank = np.empty(self.size, dtype=np.int64)
+            rank[order] = np.arange(self.size)
+            self._derived[key] = rank
+        return self._derived[key].copy()
+
     @property
     def stories(self) -> int:
         """Number of distinct stories among the committed articles."""
