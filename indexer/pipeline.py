@@ -253,6 +253,7 @@ def _commit(stores: Stores, article_ids: list[str]) -> None:
         with _story_guard(stores):
             stories = stores.story_index().assign(stores.catalog, article_ids)
             stores.catalog.mark_committed(article_ids, _changed(stores, stories))
+            stores.stories_written()
 
 
 def delete(stores: Stores, article_ids: Sequence[str]) -> int:
@@ -261,6 +262,7 @@ def delete(stores: Stores, article_ids: Sequence[str]) -> int:
     with _story_guard(stores):
         stories = stores.story_index().assign(stores.catalog, [], article_ids)
         removed = stores.catalog.delete_articles(article_ids, _changed(stores, stories))
+        stores.stories_written()
     stores.lexical.delete_articles(article_ids)
     stores.vectors.remove(removed)
     _commit(stores, [])
@@ -318,6 +320,7 @@ def recluster(
     changed = _changed(stores, stories)
     if changed:
         catalog.set_stories(changed)
+    stores.stories_written()
     return {
         "articles": len(ids),
         "signed": signed,
