@@ -15,6 +15,13 @@ It is the source of truth the two stores are checked against. Contracts:
   as every change of what is committed (:meth:`mark_committed`, :meth:`delete_articles`), so
   a reader that saw generation ``g`` twice saw the same committed content both times; result
   set cursors pin it.
+- **Migrations** (:data:`MIGRATIONS`): the schema's version is SQLite's ``user_version``; opening
+  an older catalog applies the missing steps in order, each in one transaction, never a
+  rebuild. Version 1 adds each article's ``story`` (near-duplicate cluster id, see
+  :mod:`indexer.dedup`) and ``minhash`` (its stored signature); articles of an index from
+  before it have neither until ``newssearch stories`` clusters them.
+- Stories change only in the transaction of a commit or delete (:meth:`mark_committed`,
+  :meth:`delete_articles`, :meth:`set_stories`), each of which bumps the generation.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +72,19 @@ CREATE INDEX IF NOT EXISTS paragraphs_article ON paragraphs(article_id);
 CREATE INDEX IF NOT EXISTS paragraphs_vec ON paragraphs(vec_id, paragraph_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+#: Schema steps after :data:`SCHEMA` (version 0): entry ``i`` takes version ``i`` to ``i + 1``.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    ALTER TABLE articles ADD COLUMN story TEXT;
+    ALTER TABLE articles ADD COLUMN minhash BLOB;
+    CREATE INDEX IF NOT EXISTS articles_story ON articles(story);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+_ARTICLE_COLUMNS = (
+    "article_id, content_hash, state, title, source, url, published_at, language, section, "
+    "authors, extra, body_chars, minhash"
+)
 
 
 def vec_id(paragraph_id: str) -> int:
@@ -93,9 +113,30 @@ class Catalog:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._migrate()
         #: Set by :meth:`load_id_map`: sorted vec_ids, their paragraph ids, and ids learnt since.
         self._id_map: tuple[npt.NDArray[np.int64], npt.NDArray[np.object_], dict[int, str]] | None
         self._id_map = None
+
+    def _migrate(self) -> None:
+        """Apply the missing :data:`MIGRATIONS` (module docstring)."""
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise ValueError(
+                f"catalog {self.path} has schema version {version}, newer than this release's "
+                f"{SCHEMA_VERSION}; upgrade newssearch"
+            )
+        for step in range(version, SCHEMA_VERSION):
+            with self._tx():
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {step + 1}")
+
+    def schema_version(self) -> int:
+        """The catalog's schema version (``PRAGMA user_version``)."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     # -- meta ---------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -137,11 +178,15 @@ class Catalog:
         return out
 
     def stage(
-        self, items: Sequence[tuple[Article, Sequence[Paragraph], str]]
+        self,
+        items: Sequence[tuple[Article, Sequence[Paragraph], str]],
+        signatures: Mapping[str, bytes | None] | None = None,
     ) -> dict[str, list[int]]:
         """Record ``(article, paragraphs, content_hash)`` items as pending, replacing older
         versions, in one transaction. ``content_hash`` is what :meth:`committed_hashes` will
-        return for the article (the hash of the record as read, see ``indexer.pipeline``).
+        return for the article (the hash of the record as read, see ``indexer.pipeline``);
+        ``signatures`` its near-duplicate signature (:mod:`indexer.dedup`). An article's
+        ``story`` is kept until its commit assigns the new one.
 
         Returns, per article id, the ``vec_id`` of paragraphs it had before (to be removed
         from the stores).
@@ -157,7 +202,9 @@ class Catalog:
                     "DELETE FROM paragraphs WHERE article_id = ?", (article.article_id,)
                 )
                 self._db.execute(
-                    "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES "
+                    "(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(article_id) DO UPDATE SET "
+                    + ", ".join(f"{c} = excluded.{c}" for c in _ARTICLE_COLUMNS.split(", ")[1:]),
                     (
                         article.article_id,
                         content_hash,
@@ -171,6 +218,7 @@ class Catalog:
                         json.dumps(list(article.authors), ensure_ascii=False),
                         json.dumps(article.extra, ensure_ascii=False, default=str),
                         len(article.body),
+                        (signatures or {}).get(article.article_id),
                     ),
                 )
                 self._db.executemany(
@@ -191,22 +239,50 @@ class Catalog:
                 )
         return old
 
-    def mark_committed(self, article_ids: Iterable[str]) -> None:
-        """Flip the given articles to ``committed`` (both stores now hold their paragraphs)
-        and bump the generation."""
+    def mark_committed(
+        self, article_ids: Iterable[str], stories: Mapping[str, str] | None = None
+    ) -> None:
+        """Flip the given articles to ``committed`` (both stores now hold their paragraphs),
+        write ``stories`` (article id -> story id) and bump the generation, in one
+        transaction."""
         with self._lock, self._tx():
             self._db.executemany(
                 "UPDATE articles SET state = 'committed' WHERE article_id = ?",
                 [(a,) for a in article_ids],
             )
+            self._write_stories(stories or {})
             self._bump_generation()
 
-    def delete_articles(self, article_ids: Iterable[str]) -> list[int]:
-        """Remove articles and their paragraphs (bumping the generation); returns the removed
+    def set_stories(self, stories: Mapping[str, str]) -> None:
+        """Write ``stories`` (article id -> story id) and bump the generation."""
+        with self._lock, self._tx():
+            self._write_stories(stories)
+            self._bump_generation()
+
+    def set_signatures(self, signatures: Mapping[str, bytes | None]) -> None:
+        """Store near-duplicate signatures (reclustering an index from before them)."""
+        with self._lock, self._tx():
+            self._db.executemany(
+                "UPDATE articles SET minhash = ? WHERE article_id = ?",
+                [(blob, a) for a, blob in signatures.items()],
+            )
+
+    def _write_stories(self, stories: Mapping[str, str]) -> None:
+        self._db.executemany(
+            "UPDATE articles SET story = ? WHERE article_id = ?",
+            [(s, a) for a, s in stories.items()],
+        )
+
+    def delete_articles(
+        self, article_ids: Iterable[str], stories: Mapping[str, str] | None = None
+    ) -> list[int]:
+        """Remove articles and their paragraphs and write ``stories`` (the remaining members'
+        new story ids), bumping the generation, in one transaction; returns the removed
         paragraphs' vec_ids."""
         removed: list[int] = []
         with self._lock, self._tx():
             self._bump_generation()
+            self._write_stories(stories or {})
             for aid in article_ids:
                 rows = self._db.execute(
                     "SELECT vec_id FROM paragraphs WHERE article_id = ?", (aid,)
@@ -215,6 +291,66 @@ class Catalog:
                 self._db.execute("DELETE FROM paragraphs WHERE article_id = ?", (aid,))
                 self._db.execute("DELETE FROM articles WHERE article_id = ?", (aid,))
         return removed
+
+    # -- stories ------------------------------------------------------------------------------
+    def signatures(self, article_ids: Sequence[str]) -> dict[str, bytes | None]:
+        """Stored signatures of the given articles (any state); unknown ids are absent."""
+        out: dict[str, bytes | None] = {}
+        with self._lock:
+            for chunk in _chunks(list(article_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT article_id, minhash FROM articles WHERE article_id IN ({marks})",
+                    chunk,
+                )
+                out.update({r[0]: r[1] for r in rows})
+        return out
+
+    def clustered_signatures(self) -> Iterator[tuple[str, bytes]]:
+        """``(article_id, signature)`` of every committed article that has one."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT article_id, minhash FROM articles "
+                "WHERE state = 'committed' AND minhash IS NOT NULL"
+            ).fetchall()
+        for article_id, blob in rows:
+            yield str(article_id), bytes(blob)
+
+    def stories_of(self, article_ids: Sequence[str]) -> dict[str, str | None]:
+        """The story id of each given article (None before clustering)."""
+        out: dict[str, str | None] = {}
+        with self._lock:
+            for chunk in _chunks(list(article_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT article_id, story FROM articles WHERE article_id IN ({marks})",
+                    chunk,
+                )
+                out.update({r[0]: r[1] for r in rows})
+        return out
+
+    def story_members(self, article_ids: Sequence[str]) -> list[str]:
+        """Every article sharing a story with one of ``article_ids`` (them included, when
+        they exist), in id order."""
+        stories = sorted({s for s in self.stories_of(article_ids).values() if s is not None})
+        found = set(self.stories_of(article_ids))
+        with self._lock:
+            for chunk in _chunks(stories, 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT article_id FROM articles WHERE story IN ({marks})", chunk
+                )
+                found.update(r[0] for r in rows)
+        return sorted(found)
+
+    def story_counts(self) -> dict[str, int]:
+        """Committed articles with and without a story (``clustered``, ``unclustered``)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(story), COUNT(*) - COUNT(story) FROM articles "
+                "WHERE state = 'committed'"
+            ).fetchone()
+        return {"clustered": int(row[0]), "unclustered": int(row[1])}
 
     # -- reads --------------------------------------------------------------------------------
     def pending_articles(self) -> list[str]:
@@ -298,7 +434,7 @@ class Catalog:
                 marks = ",".join("?" * len(chunk))
                 cur = self._db.execute(
                     "SELECT article_id, title, source, url, published_at, language, section, "
-                    f"authors, extra FROM articles WHERE article_id IN ({marks})",
+                    f"authors, extra, story FROM articles WHERE article_id IN ({marks})",
                     chunk,
                 )
                 for r in cur:
@@ -312,6 +448,7 @@ class Catalog:
                         "section": r[6],
                         "authors": json.loads(r[7]),
                         "extra": json.loads(r[8]),
+                        "story": r[9],
                     }
         return out
 
@@ -320,7 +457,7 @@ class Catalog:
     ) -> tuple[int, list[tuple[Any, ...]], list[tuple[int, str]]]:
         """One consistent read of what search needs in memory (see
         ``search_api.search.table``): ``(generation, articles, paragraphs)`` where articles are
-        ``(article_id, source, language, section, authors_json, published_at_iso)`` of every
+        ``(article_id, source, language, section, authors_json, published_at_iso, story)`` of every
         committed article and paragraphs ``(vec_id, article_id)`` of their paragraphs."""
         with self._lock:
             # A deferred transaction: one WAL read snapshot for the three reads, no write lock.
@@ -334,7 +471,7 @@ class Catalog:
     def _snapshot_reads(self) -> tuple[Any, list[tuple[Any, ...]], list[tuple[int, str]]]:
         gen = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         arts = self._db.execute(
-            "SELECT article_id, source, language, section, authors, published_at "
+            "SELECT article_id, source, language, section, authors, published_at, story "
             "FROM articles WHERE state = 'committed' ORDER BY article_id"
         ).fetchall()
         paras = self._db.execute(

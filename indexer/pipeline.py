@@ -19,11 +19,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.catalog import Catalog, vec_id
 from indexer.chunker import chunk_article
+from indexer.dedup import changed_stories, signature
 from indexer.errors import BackendUnavailable, IngestError
 from indexer.language import detect_language
 from indexer.lexical.base import LexicalBackend
@@ -227,7 +229,14 @@ def ingest_articles(
 
 
 def _write(stores: Stores, batch: Batch, vectors: Vectors) -> None:
-    old = stores.catalog.stage(batch)
+    shingle, num_perm = stores.story_params()
+    signatures = {
+        a.article_id: signature(
+            a.title, (p.text for p in paras), shingle=shingle, num_perm=num_perm
+        )
+        for a, paras, _ in batch
+    }
+    old = stores.catalog.stage(batch, signatures)
     stores.lexical.delete_articles([a.article_id for a, _, _ in batch])
     stores.vectors.remove(v for ids in old.values() for v in ids)
     paragraphs = [p for _, paras, _ in batch for p in paras]
@@ -236,19 +245,88 @@ def _write(stores: Stores, batch: Batch, vectors: Vectors) -> None:
 
 
 def _commit(stores: Stores, article_ids: list[str]) -> None:
+    """Commit both stores, then flip ``article_ids`` to committed with their stories (one
+    catalog transaction: a crash before it leaves them pending, with their old stories)."""
     stores.lexical.commit()
     stores.vectors.save()
     if article_ids:
-        stores.catalog.mark_committed(article_ids)
+        with _story_guard(stores):
+            stories = stores.story_index().assign(stores.catalog, article_ids)
+            stores.catalog.mark_committed(article_ids, _changed(stores, stories))
+            stores.stories_written()
 
 
 def delete(stores: Stores, article_ids: Sequence[str]) -> int:
-    """Remove articles from the catalog and both stores; returns paragraphs removed."""
-    removed = stores.catalog.delete_articles(article_ids)
+    """Remove articles from the catalog and both stores; returns paragraphs removed. The
+    stories they belonged to are recomputed in the same catalog transaction."""
+    with _story_guard(stores):
+        stories = stores.story_index().assign(stores.catalog, [], article_ids)
+        removed = stores.catalog.delete_articles(article_ids, _changed(stores, stories))
+        stores.stories_written()
     stores.lexical.delete_articles(article_ids)
     stores.vectors.remove(removed)
     _commit(stores, [])
     return len(removed)
+
+
+@contextmanager
+def _story_guard(stores: Stores) -> Iterator[None]:
+    """Drop the in-memory LSH index when the catalog write after it fails."""
+    try:
+        yield
+    except BaseException:
+        stores.forget_story_index()
+        raise
+
+
+def _changed(stores: Stores, stories: dict[str, str]) -> dict[str, str]:
+    return changed_stories(stores.catalog.stories_of(list(stories)), stories)
+
+
+def recluster(
+    stores: Stores, *, on_progress: Callable[[int], None] | None = None
+) -> dict[str, int]:
+    """Cluster every committed article into stories afresh (``newssearch stories``).
+
+    Computes the signature of every committed article that lacks one (an index from before
+    stories: from its stored paragraphs), rebuilds the LSH index with the current
+    ``story_threshold`` and writes every story that changed in one transaction. Returns
+    ``articles``, ``signed`` (signatures computed), ``stories`` and ``changed``.
+    """
+    catalog = stores.catalog
+    shingle, num_perm = stores.story_params()
+    ids = catalog.committed_article_ids()
+    have = catalog.signatures(ids)
+    missing = [a for a in ids if have.get(a) is None]
+    signed = 0
+    for i in range(0, len(missing), 500):
+        chunk = missing[i : i + 500]
+        texts: dict[str, list[str]] = {a: [] for a in chunk}
+        titles: dict[str, str] = {}
+        for p in catalog.paragraphs_of(chunk):
+            texts[p.article_id].append(p.text)
+            titles[p.article_id] = p.title
+        catalog.set_signatures(
+            {
+                a: signature(titles.get(a, ""), texts[a], shingle=shingle, num_perm=num_perm)
+                for a in chunk
+            }
+        )
+        signed += len(chunk)
+        if on_progress:
+            on_progress(signed)
+    stores.forget_story_index()
+    stories = stores.story_index().cluster_all(ids)
+    changed = _changed(stores, stories)
+    if changed:
+        catalog.set_stories(changed)
+    stores.stories_written()
+    return {
+        "articles": len(ids),
+        "signed": signed,
+        "stories": len(set(stories.values())),
+        "changed": len(changed),
+    }
 
 
 @dataclass

@@ -68,6 +68,16 @@ class Settings(BaseSettings):
         4096, ge=1, description="Paragraphs between commits (FAISS save, lexical commit)."
     )
 
+    # Syndication (indexer/dedup.py): near-duplicates share a story when the Jaccard
+    # similarity of their word 3-shingles, estimated by 128-permutation MinHash, is at least
+    # story_threshold. 0.6 measured on the shared corpora (benchmarks/stories.py,
+    # docs/stories.md). The shingle size and permutations are recorded with the index at its
+    # first clustering (signatures of other parameters do not compare); the threshold is
+    # read at each ingest (``newssearch stories`` reclusters with a new one).
+    story_threshold: float = Field(0.6, gt=0.0, le=1.0)
+    story_shingle: int = Field(3, ge=1, le=20)
+    story_num_perm: int = Field(128, ge=16, le=1024)
+
     es_url: str = Field(
         "http://127.0.0.1:9200",
         validation_alias=AliasChoices("ES_URL", "NEWSSEARCH_ES_URL", "es_url"),

@@ -348,6 +348,39 @@ def delete(
 
 
 @app.command()
+def stories(
+    index: IndexOpt = None,
+    backend: BackendOpt = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            max=1.0,
+            help="Jaccard similarity near-duplicates need (default: the story_threshold "
+            "setting, NEWSSEARCH_STORY_THRESHOLD).",
+        ),
+    ] = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Cluster every article into stories afresh: signs the articles of an index from before
+    stories, then re-links near-duplicates with the threshold (default output: json)."""
+    shown = choose(fmt, False, default="json")
+    from indexer.pipeline import recluster
+
+    settings = make_settings(index, backend)
+    if threshold is not None:
+        settings = settings.model_copy(update={"story_threshold": threshold})
+    stores = open_stores(settings)
+    try:
+        out = recluster(stores)
+    except NewsSearchError as exc:
+        fail(str(exc))
+    finally:
+        stores.close()
+    emit(shown, out, lambda: [object_row(out)])
+
+
+@app.command()
 def calibrate(
     dataset: Annotated[Path, typer.Argument(help="BEIR data set whose corpus is in the index.")],
     index: IndexOpt = None,
@@ -387,7 +420,12 @@ def calibrate(
 
 
 # Registered after the others (they import helpers from this module).
-from search_api.cli_articles import show_command, similar_command, stats_command  # noqa: E402
+from search_api.cli_articles import (  # noqa: E402
+    show_command,
+    similar_command,
+    stats_command,
+    versions_command,
+)
 from search_api.cli_eval import eval_command  # noqa: E402
 from search_api.cli_search import (  # noqa: E402
     export_command,
@@ -403,4 +441,5 @@ app.command("export")(export_command)
 app.command("eval")(eval_command)
 app.command("show")(show_command)
 app.command("similar")(similar_command)
+app.command("versions")(versions_command)
 app.command("stats")(stats_command)

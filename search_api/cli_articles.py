@@ -1,4 +1,5 @@
-"""``newssearch show | similar | stats``: one article, the articles closest to it, the index.
+"""``newssearch show | versions | similar | stats``: one article, its story's other versions,
+the articles closest to it, the index.
 
 Registered on the main app in :mod:`search_api.cli`. ``similar``'s options are generated from
 :class:`~search_api.schemas.SimilarRequest` as ``search``'s are from ``SearchRequest``
@@ -15,7 +16,7 @@ import typer
 from search_api.cli_output import FormatOpt, JsonOpt, choose, emit
 from search_api.cli_search import BackendOpt, IndexOpt, _run, print_page, with_request
 from search_api.rows import PARAGRAPH_COLUMNS, object_row, paragraph_rows
-from search_api.schemas import ArticleDetail, SimilarRequest, Stats
+from search_api.schemas import ArticleDetail, SimilarRequest, Stats, Versions
 
 ArticleArg = Annotated[str, typer.Argument(help="Article id (as in search results).")]
 
@@ -50,6 +51,33 @@ def _article(a: ArticleDetail) -> None:
         typer.echo(f"authors: {'; '.join(a.authors)}")
     for p in a.paragraphs:
         typer.echo(f"\n[{p.position}] {p.text}")
+
+
+def versions_command(
+    article_id: ArticleArg,
+    index: IndexOpt = None,
+    backend: BackendOpt = None,
+    fmt: FormatOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The other articles of one article's story (its near-duplicate copies): source, date and
+    url, oldest first (csv/jsonl: one row each)."""
+    out = choose(fmt, json_out)
+    found: Versions = _run(index, backend, lambda e: e.versions(article_id))
+    rows = [object_row(v.model_dump(mode="json")) for v in found.versions]
+    emit(out, found, lambda: rows, VERSION_COLUMNS, table=lambda: _versions(found))
+
+
+VERSION_COLUMNS = ("article_id", "title", "source", "url", "published_at", "language")
+
+
+def _versions(found: Versions) -> None:
+    typer.echo(f"story {found.story or '-'}: {len(found.versions)} other version(s)")
+    for v in found.versions:
+        date = v.published_at.isoformat() if v.published_at else "undated"
+        typer.echo(f"{v.article_id}  [{v.source or '?'}, {date}, {v.language or '?'}]  {v.title}")
+        if v.url:
+            typer.echo(f"    {v.url}")
 
 
 @with_request(SimilarRequest)
@@ -87,6 +115,7 @@ def _stats(s: Stats) -> None:
         ("paragraphs", s.paragraphs),
         ("pending", s.pending),
         ("stories", "-" if s.stories is None else s.stories),
+        ("unclustered", s.unclustered),
         ("languages", ", ".join(f"{k} {v}" for k, v in s.languages.items()) or "-"),
         ("encoders", ", ".join(s.encoders) or "-"),
         ("lexical backend", s.lexical_backend),

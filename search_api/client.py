@@ -63,6 +63,7 @@ from search_api.schemas import (
     SimilarRequest,
     Stats,
     Timeline,
+    Versions,
     WriteResult,
 )
 
@@ -426,6 +427,10 @@ class NewsSearchClient:
         req = _request(SimilarRequest, request, params)
         path = f"/articles/{_segment(article_id)}/similar"
         return self._call(SearchResults, "GET", path, params=_query(req))
+
+    def versions(self, article_id: str) -> Versions:
+        """The other articles of its story, oldest first (``GET /articles/{id}/versions``)."""
+        return self._call(Versions, "GET", f"/articles/{_segment(article_id)}/versions")
 
     def stats(self) -> Stats:
         """What the index holds (``GET /stats``)."""

@@ -45,13 +45,14 @@ from search_api.schemas import (
     SimilarRequest,
     Stats,
     Timeline,
+    Versions,
 )
 from search_api.search import cursor as cursors
 from search_api.search import membership
 from search_api.search.calibration import semantic_threshold
 from search_api.search.leaves import LeafCache, Positions
 from search_api.search.paragraphs import matching_paragraphs
-from search_api.search.resultset import ResultSet, rank, sort_by_date
+from search_api.search.resultset import ResultSet, fold_order, rank, sort_by_date
 from search_api.search.table import ArticleTable, Mask, TableCache
 
 log = logging.getLogger(__name__)
@@ -235,6 +236,16 @@ class SearchEngine:
             got.semantic_sims,
             semantic,
         )
+        member_order = order
+        versions = None
+        if req.fold:
+            order, scores, versions = fold_order(table, order, scores)
+            # The folded set's matching paragraphs are its representatives'.
+            keep = np.zeros(size, dtype=bool)
+            keep[order] = True
+            shown = keep[match_ord]
+            match_vec, match_ord = match_vec[shown], match_ord[shown]
+            match_sim, match_lex = match_sim[shown], match_lex[shown]
         return ResultSet(
             request=req,
             table=table,
@@ -258,6 +269,9 @@ class SearchEngine:
                 for leaf in got.positive
                 if leaf in got.leaf_positions
             },
+            fold=req.fold,
+            versions=versions,
+            member_order=member_order,
         )
 
     def _retrieve(
@@ -425,6 +439,13 @@ class SearchEngine:
         from search_api.search.articles import article_detail
 
         return article_detail(self.stores, self.tables.current(), article_id)
+
+    def versions(self, article_id: str) -> Versions:
+        """The other articles of ``article_id``'s story (near-duplicate copies), oldest
+        first, undated last, then by id. Raises ``NotFound`` for an unknown id."""
+        from search_api.search.articles import versions
+
+        return versions(self.stores, self.tables.current(), article_id)
 
     def similar(self, article_id: str, req: SimilarRequest) -> SearchResponse:
         """A page of the articles closest to ``article_id`` (search_api/search/similar.py):

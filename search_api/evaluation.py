@@ -255,14 +255,16 @@ def search_run(
     """Ranked article ids per query from ``engine.search`` with ``request`` fields.
 
     ``request`` holds :class:`SearchRequest` fields other than ``q``/``limit`` (``mode``,
-    ``fusion``, ``rrf_k``, ``alpha``, ``candidates`` ...). Raises :class:`EvaluationError` when
+    ``fusion``, ``rrf_k``, ``alpha``, ``candidates`` ...). Runs are unfolded (``fold=false``)
+    unless ``request`` says otherwise: judgments are per article, and a judged copy must not
+    be hidden behind its story's representative. Raises :class:`EvaluationError` when
     a response is degraded (a retriever failed, so the mode is not what it claims).
     """
     run: dict[str, list[str]] = {}
     for done, (qid, text) in enumerate(queries.items(), start=1):
         q = plain_query(text)
         if q:
-            req = SearchRequest(q=q, limit=limit, passages=1, **request)
+            req = SearchRequest(q=q, limit=limit, passages=1, **{"fold": False, **request})
             response = engine.search(req)
             if response.degraded:
                 raise EvaluationError(

@@ -34,6 +34,8 @@ ARTICLE_COLUMNS = (
     "authors",
     "passage",
     "passage_similarity",
+    "story",
+    "versions",
 )
 FACET_COLUMNS = ("field", "value", "count", "kind")
 TIMELINE_COLUMNS = ("start", "count", "corpus", "ratio")
@@ -60,6 +62,8 @@ def article_rows(results: Iterable[ArticleResult]) -> list[Row]:
                 "authors": list(r.authors),
                 "passage": best.text if best else None,
                 "passage_similarity": best.similarity if best else None,
+                "story": r.story,
+                "versions": r.versions,
             }
         )
     return out

@@ -127,6 +127,11 @@ class SearchRequest(BaseModel):
     split_by: SplitBy | None = Field(
         None, description="Timeline series per value of this facet (top facet_size values)."
     )
+    fold: bool = Field(
+        True,
+        description="Fold each story (near-duplicate copies) into its best article in the "
+        "sort; total, facets, timeline and export then count stories. false: every article.",
+    )
 
     def check(self) -> None:
         """Rules JSON Schema cannot express; ``QuerySyntaxError`` (HTTP 400) when broken."""
@@ -250,10 +255,19 @@ class ArticleResult(BaseModel):
     )
     passages: list[Passage]
     explanation: ArticleExplanation | None = None
+    story: str | None = Field(
+        None, description="Near-duplicate cluster id (null before the index is clustered)."
+    )
+    versions: int = Field(
+        0,
+        description="Other articles of its story in the set (folded into this one); 0 when "
+        "none or with fold=false.",
+    )
 
 
 class FacetValue(BaseModel):
-    """One value of a facet and how many articles of the set carry it."""
+    """One value of a facet and how many results of the set carry it (stories when
+    folded: each counted under its representative's value)."""
 
     value: str
     count: int
@@ -263,7 +277,9 @@ class Facet(BaseModel):
     """Article counts per value over the set, with this facet's own filter left out."""
 
     field: FacetName
-    total: int = Field(description="Articles counted (the set without this facet's filter).")
+    total: int = Field(
+        description="Results counted (the set without this facet's filter; stories when folded)."
+    )
     values: list[FacetValue]
     other: int = Field(0, description="Articles counted under values beyond facet_size.")
     missing: int = Field(0, description="Articles with no value for this field.")
@@ -273,8 +289,12 @@ class TimelineBucket(BaseModel):
     """One interval of the timeline."""
 
     start: date
-    count: int = Field(description="Articles of the set published in the interval.")
-    corpus: int = Field(description="Articles in the index (within the filters) in it.")
+    count: int = Field(
+        description="Results of the set (stories when folded) published in the interval."
+    )
+    corpus: int = Field(
+        description="Articles (stories when folded) in the index within the filters in it."
+    )
     ratio: float = Field(description="count / corpus (normalised attention), 0 when empty.")
     series: dict[str, int] | None = Field(None, description="count per split_by value.")
 
@@ -295,9 +315,15 @@ class SearchResponse(BaseModel):
 
     query: str
     mode: Mode
-    total: int = Field(description="Exact number of articles in the set.")
+    total: int = Field(
+        description="Exact number of results paging yields: stories with fold=true, else articles."
+    )
+    total_articles: int = Field(0, description="Articles in the set, folded or not.")
+    total_stories: int = Field(0, description="Stories in the set, folded or not.")
     total_paragraphs: int = Field(
-        0, description="Paragraphs of those articles that match (lexically or semantically)."
+        0,
+        description="Paragraphs of the results paging yields that match (lexically or "
+        "semantically).",
     )
     offset: int = 0
     limit: int = 10
@@ -414,9 +440,33 @@ class ArticleDetail(BaseModel):
     section: str | None = None
     authors: list[str] = Field(default_factory=list)
     extra: dict[str, Any] = Field(default_factory=dict)
-    story: str | None = Field(None, description="Near-duplicate cluster id (once stories exist).")
+    story: str | None = Field(
+        None, description="Near-duplicate cluster id (null before the index is clustered)."
+    )
+    versions: int = Field(0, description="Other articles of its story (GET .../versions).")
     generation: int = Field(0, description="Index generation it was read at.")
     paragraphs: list[ParagraphOut]
+
+
+class Version(BaseModel):
+    """Another article of the same story (a syndicated or near-identical copy)."""
+
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published_at: datetime | None
+    language: str | None
+
+
+class Versions(BaseModel):
+    """The other articles of an article's story (``GET /articles/{id}/versions``), oldest
+    first, undated last, then by article id."""
+
+    article_id: str
+    story: str | None
+    generation: int = Field(0, description="Index generation it was read at.")
+    versions: list[Version]
 
 
 class SimilarRequest(BaseModel):
@@ -476,7 +526,10 @@ class Stats(BaseModel):
     articles: int
     paragraphs: int
     pending: int
-    stories: int | None = None
+    stories: int | None = Field(
+        None, description="Distinct stories (an unclustered article counts as its own)."
+    )
+    unclustered: int = Field(0, description="Articles not yet clustered (newssearch stories).")
     languages: dict[str, int]
     stores: list[StoreStats]
     encoders: list[str]

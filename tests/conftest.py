@@ -151,3 +151,70 @@ def stores(built_index: Settings, embedder: Embedder) -> Iterator[Stores]:
     opened = open_stores(built_index, embedder)
     yield opened
     opened.close()
+
+
+#: BBC politics articles whose body is copied under another id (exact duplicates) or rewritten
+#: lightly (``politics/312`` retells ``politics/069``; ``politics/354`` is a longer version of
+#: ``politics/077``), and zeitgeist URLs gathered on several days with the same text.
+BBC_STORY_IDS = (
+    *("politics/004", "politics/330", "politics/005", "politics/359", "politics/007"),
+    *("politics/351", "politics/069", "politics/311", "politics/312", "politics/077"),
+    "politics/354",
+)
+
+
+@pytest.fixture(scope="session")
+def stories_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real near-duplicates: BBC copies (:data:`BBC_STORY_IDS`, undated) and 8 other BBC
+    politics articles; 4 zeitgeist items each gathered on two days with the same text, kept
+    as one record per day (id = url + gathered date, as an archive of daily crawls keeps
+    them), and 12 other zeitgeist items. About 150 paragraphs."""
+    require_shared_data()
+    root = tmp_path_factory.mktemp("corpus-stories")
+    corpora = SHARED_DATA / "corpora"
+    bbc_copies = {r["id"]: r for r in jsonl_head(corpora / "bbc_news.en.jsonl", 3000)}
+    copies = [bbc_copies[i] for i in BBC_STORY_IDS]
+    others = [
+        r
+        for i, r in sorted(bbc_copies.items())
+        if i.startswith("politics/") and i not in BBC_STORY_IDS
+    ]
+    texts = {r["text"].strip() for r in copies}
+    singles = [r for r in others if r["text"].strip() not in texts][:8]
+    write_jsonl(root / "bbc_stories.en.jsonl", [{**r, "source": "BBC"} for r in copies + singles])
+    by_url: dict[str, list[dict[str, Any]]] = {}
+    for rec in jsonl_head(corpora / "zeitgeist_tagesschau_zeit.de.jsonl", 5000):
+        by_url.setdefault(rec["url"], []).append(rec)
+    repeated: list[dict[str, Any]] = []
+    single: list[dict[str, Any]] = []
+    for group in by_url.values():
+        days = {r["gathered_date"]: r for r in group}
+        if len(days) >= 2 and len({r["content"] for r in days.values()}) == 1:
+            if len(repeated) < 8:
+                repeated.extend(list(days.values())[:2])
+        elif len(group) == 1 and len(single) < 12 and len(group[0]["content"]) > 200:
+            single.append(group[0])
+    records = [{**r, "id": f"{r['url']}|{r['gathered_date']}"} for r in repeated + single]
+    write_jsonl(root / "zeitgeist_daily.de.jsonl", records)
+    return root
+
+
+@pytest.fixture(scope="session")
+def stories_index(
+    tmp_path_factory: pytest.TempPathFactory,
+    stories_corpus: Path,
+    settings_for: Any,
+    embedder: Embedder,
+) -> Settings:
+    """A real embedded index of ``stories_corpus`` on disk (built once; treat as read-only,
+    copy it to change it)."""
+    from indexer.pipeline import ingest
+
+    settings: Settings = settings_for(tmp_path_factory.mktemp("index") / "stories")
+    stores = open_stores(settings, embedder)
+    try:
+        report = ingest(stores, [stories_corpus])
+        assert report.skipped == 0 and report.written == report.articles
+    finally:
+        stores.close()
+    return settings

@@ -39,6 +39,7 @@ OPERATIONS = {
     ("get", "/export"): "export",
     ("get", "/articles/{article_id}"): "get_article",
     ("get", "/articles/{article_id}/similar"): "similar_articles",
+    ("get", "/articles/{article_id}/versions"): "article_versions",
     ("post", "/articles"): "add_articles",
     ("delete", "/articles/{article_id}"): "delete_article",
     ("get", "/health"): "health",
@@ -310,7 +311,8 @@ def test_get_article_has_every_paragraph_with_offsets(
     article = resp.json()
     assert article["title"] == SEED_TITLE and article["article_id"] == seed_id
     assert article["source"] == "Bbabo NET" and article["language"] == "de"
-    assert article["story"] is None
+    # The seed has no copy in this corpus: a story of its own, named after it.
+    assert article["story"] == seed_id and article["versions"] == 0
     assert article["generation"] == backend.catalog.generation()
     paragraphs = article["paragraphs"]
     stored = backend.catalog.paragraphs_of([seed_id])
@@ -422,7 +424,9 @@ def test_stats(client: TestClient, backend: Stores) -> None:
     stats = resp.json()
     counts = backend.catalog.counts()
     assert stats["articles"] == counts["articles"] and stats["paragraphs"] == counts["paragraphs"]
-    assert stats["pending"] == 0 and stats["stories"] is None
+    stories = backend.catalog.stories_of(backend.catalog.committed_article_ids())
+    assert stats["pending"] == 0 and stats["stories"] == len(set(stories.values()))
+    assert None not in stories.values() and stats["unclustered"] == 0
     assert sum(stats["languages"].values()) == stats["articles"] and "de" in stats["languages"]
     assert stats["index_generation"] == backend.catalog.generation() > 0
     assert stats["encoders"] == [backend.catalog.get_meta("model_key")]

@@ -302,3 +302,14 @@ def test_similar_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
     for stage in ("first_page", "first_page_cached", "filtered_by_date", "vector_and_range"):
         assert {"p50_ms", "p99_ms"} <= set(row[stage]) and row[stage]["n"] == 20
     assert {"median", "max"} <= set(row["total"]) and not row["refused_too_large"]
+
+
+def test_stories_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "stories.json"
+    result = json_result(run_bench("stories.py", ["--smoke", "--out", str(out)], bench_env), out)
+    bbc = result["corpora"]["bbc"]
+    assert bbc["articles"] == 300 and bbc["signature_ms_per_1k"] > 0
+    row = bbc["thresholds"]["0.60"]
+    # The first 300 BBC articles hold exact copies; every one lands in its original's story.
+    assert bbc["exact_copies"] > 0 and row["exact_copies_found"] == bbc["exact_copies"]
+    assert row["pairs"] >= row["stories_with_copies"] > 0

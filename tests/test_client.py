@@ -45,6 +45,7 @@ from search_api.schemas import (
     Stats,
     Timeline,
     TimelineBucket,
+    Versions,
 )
 from tests.conftest import SEED_TITLE
 from tests.live_server import API_KEY, running_server
@@ -583,3 +584,32 @@ def test_live_ingest_reports_bad_records_and_keeps_the_rest(client: NewsSearchCl
     with pytest.raises(NotFound):
         client.article("client-bad")
     client.delete("client-good")
+
+
+def test_live_versions_of_a_syndicated_copy(client: NewsSearchClient) -> None:
+    """A copy of the seed under another id and source joins its story: ``versions()`` lists
+    it (typed), the seed's detail counts it, and search folds the two into one result."""
+    hit = client.search("Putin Tokajew Gespräche", limit=1).results[0]
+    seed = client.article(hit.article_id)
+    assert client.versions(seed.article_id).versions == []
+    copy = ArticleIn(
+        article_id="aggregator-copy-of-the-seed",
+        title=seed.title,
+        body="\n\n".join(p.text for p in seed.paragraphs),
+        source="aggregator.example",
+        url="https://aggregator.example/putin-tokajew",
+    )
+    assert client.ingest([copy]).written == 1
+    found = client.versions(seed.article_id)
+    assert isinstance(found, Versions) and found.story == seed.story
+    assert [(v.article_id, v.source, v.url) for v in found.versions] == [
+        (copy.article_id, copy.source, copy.url)
+    ]
+    assert client.article(seed.article_id).versions == 1
+    folded = client.search("Putin Tokajew Gespräche", limit=100)
+    flat = client.search("Putin Tokajew Gespräche", limit=100, fold=False)
+    assert flat.total == folded.total + 1 == folded.total_articles
+    story = [r for r in folded.results if r.story == seed.story]
+    assert len(story) == 1 and story[0].versions == 1
+    with pytest.raises(NotFound):
+        client.versions("no-such-article")

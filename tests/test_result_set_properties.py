@@ -11,6 +11,11 @@ modes, filters, sorts, page sizes) are then checked for:
 
 - paging: offset and cursor pages yield every article of the set exactly once, ``total`` of
   them, in one order; date sorts are monotonic with undated articles last;
+- folding (``fold``, random per request; corpora hold copies of articles under other ids, some
+  with a sentence added): the folded pages are the first article of each story in the
+  unfolded order, each once; ``versions`` counts the rest of its story in the set, so
+  ``total_articles`` = the unfolded total = sum of (1 + versions); every view below counts the
+  unit of ``total``; exact copies share a story whose id is its smallest article id;
 - one set, many views: ``total`` = facet totals = timeline sum + undated = export rows
   (``total_paragraphs`` at paragraph level), and each facet leaves out only its own filter;
 - membership = a brute-force reference written here from the documented semantics
@@ -147,7 +152,22 @@ def articles(draw: st.DrawFn, i: int) -> Article:
 @st.composite
 def corpora(draw: st.DrawFn) -> list[Article]:
     n = draw(st.integers(5, 40))
-    return [draw(articles(i)) for i in range(n)]
+    out = [draw(articles(i)) for i in range(n)]
+    # Syndicated copies: the same title and body under another id, source, date ...; some
+    # with a sentence added (a near-duplicate: it may or may not reach the threshold).
+    for j in range(draw(st.integers(0, 6))):
+        original = out[draw(st.integers(0, n - 1))]
+        extra = draw(st.none() | sentences(VOCAB))
+        meta = draw(articles(n + j))
+        out.append(
+            meta.model_copy(
+                update={
+                    "title": original.title,
+                    "body": original.body + ("" if extra is None else "\n\n" + extra),
+                }
+            )
+        )
+    return out
 
 
 @dataclass
@@ -422,6 +442,40 @@ class Case:
     page_sizes: tuple[int, ...]
 
 
+def stories_of(stores: Stores) -> dict[str, str]:
+    """Every committed article's story as the catalog holds it."""
+    found = stores.catalog.stories_of(stores.catalog.committed_article_ids())
+    assert None not in found.values()
+    return {a: str(s) for a, s in found.items()}
+
+
+def representatives(
+    docs: dict[str, Doc],
+    stories: dict[str, str],
+    flat_order: list[str],
+    base: set[str],
+    sort: str,
+) -> list[str]:
+    """One article per story of ``base`` (resultset.py docstring): its first member in the
+    unfolded order of the set, else its first article by date (newest first for date_desc,
+    else oldest first; undated last, then by id)."""
+    chosen: dict[str, str] = {}
+    for a in flat_order:
+        if a in base:
+            chosen.setdefault(stories[a], a)
+
+    def by_date(a: str) -> tuple[bool, float, str]:
+        when = docs[a].meta["published_at"]
+        if when is None:
+            return (True, 0.0, a)
+        stamp = when.timestamp()
+        return (False, -stamp if sort == "date_desc" else stamp, a)
+
+    for a in sorted(base - set(flat_order), key=by_date):
+        chosen.setdefault(stories[a], a)
+    return list(chosen.values())
+
+
 @st.composite
 def cases(draw: st.DrawFn) -> Case:
     q = draw(queries())
@@ -460,6 +514,7 @@ def cases(draw: st.DrawFn) -> Case:
             fields["date_from"] = lo
         if which != "from":
             fields["date_to"] = hi
+    fields["fold"] = draw(st.booleans())
     sizes = tuple(draw(st.lists(st.sampled_from((1, 3, 7, 100)), min_size=1, max_size=3)))
     return Case(q, SearchRequest(**fields), sizes)
 
@@ -491,35 +546,58 @@ def ids(pages: Sequence[SearchResponse]) -> list[str]:
     return [r.article_id for p in pages for r in p.results]
 
 
-def check_case(engine: SearchEngine, docs: dict[str, Doc], case: Case) -> None:
+def check_case(
+    engine: SearchEngine, docs: dict[str, Doc], stories: dict[str, str], case: Case
+) -> None:
     req = case.req
     where = f"q={req.q!r} request={req.model_dump(exclude_defaults=True)}"
     first = engine.search(req.model_copy(update={"limit": 100, "facets": True, "timeline": True}))
     total = first.total
     order = ids([first]) if total <= 100 else ids(offset_pages(engine, req, 100))
 
-    # Paging: every article once, total of them, one order, by offset and by cursor.
+    # Paging: every result once, total of them, one order, by offset and by cursor.
     assert len(order) == len(set(order)) == total, where
     for size in case.page_sizes:
         assert ids(offset_pages(engine, req, size)) == order, f"{where} offset {size}"
     assert ids(cursor_pages(engine, req, case.page_sizes)) == order, f"{where} cursor"
 
+    # Folding: the first article of each story in the unfolded order; versions add up.
+    flat_req = req.model_copy(update={"fold": False})
+    flat_first = engine.search(flat_req.model_copy(update={"limit": 100}))
+    flat = ids(offset_pages(engine, flat_req, 100))
+    assert first.total_articles == flat_first.total == len(flat), where
+    reps = representatives(docs, stories, flat, set(flat), req.sort)
+    assert first.total_stories == flat_first.total_stories == len(reps), where
+    if req.fold:
+        assert order == reps, where
+        results = [r for p in offset_pages(engine, req, 100) for r in p.results]
+        assert sum(1 + r.versions for r in results) == len(flat), where
+        for r in results:
+            assert r.story == stories[r.article_id], where
+            assert r.versions == sum(stories[a] == r.story for a in flat) - 1, where
+    else:
+        assert order == flat and all(r.versions == 0 for r in first.results), where
+
     # Membership equals the reference.
     expected = reference(docs, case.query, req)
     want = expected.members(docs, req)
     uncertain = {a for a in expected.uncertain if passes(docs[a], req)}
-    got = set(order)
+    got = set(flat)
     assert want <= got <= want | uncertain, (
         f"{where}\nmissing {sorted(want - got)}\nextra {sorted(got - want - uncertain)}"
     )
-    if expected.paragraphs is not None and not uncertain:
+    if expected.paragraphs is not None and not uncertain and not req.fold:
         assert first.total_paragraphs == expected.paragraphs, where
+
+    def counted(base: set[str]) -> list[str]:
+        """What a view counts of ``base``: every article, or one per story when folded."""
+        return representatives(docs, stories, flat, base, req.sort) if req.fold else list(base)
 
     # Facets: each over the set without its own filter; single-valued ones add up.
     assert first.facets is not None and first.timeline is not None
     for facet in first.facets:
         skip = "date" if facet.field in ("year", "month") else facet.field
-        base = expected.members(docs, req, skip=skip)
+        base = counted(expected.members(docs, req, skip=skip))
         if not uncertain:
             assert facet.total == len(base), f"{where} {facet.field}"
         listed = sum(v.count for v in facet.values) + facet.other
@@ -577,6 +655,34 @@ def check_case(engine: SearchEngine, docs: dict[str, Doc], case: Case) -> None:
         assert dated == sorted(dated, reverse=req.sort == "date_desc"), where
 
 
+def check_stories(stores: Stores, stories: dict[str, str], corpus: list[Article]) -> None:
+    """Exact copies (same title and body) share a story; a story's id is its smallest
+    article id; the articles of a story are linked by pairs whose signatures reach the
+    threshold (its near-duplicate graph is connected)."""
+    from indexer.dedup import decode, similarity
+
+    by_text: dict[tuple[str, str], set[str]] = {}
+    for a in corpus:
+        by_text.setdefault((a.title, a.body), set()).add(a.article_id)
+    for same in by_text.values():
+        assert len({stories[a] for a in same}) == 1, sorted(same)
+    members: dict[str, list[str]] = {}
+    for a, s in stories.items():
+        members.setdefault(s, []).append(a)
+    threshold = stores.settings.story_threshold
+    for story, group in members.items():
+        assert story == min(group)
+        sigs = {a: decode(b) for a, b in stores.catalog.signatures(group).items() if b}
+        reached, frontier = {group[0]}, [group[0]]
+        while frontier:
+            x = frontier.pop()
+            for y in group:
+                if y not in reached and similarity(sigs[x], sigs[y]) >= threshold:
+                    reached.add(y)
+                    frontier.append(y)
+        assert reached == set(group), story
+
+
 PROPERTY_SETTINGS = settings(
     max_examples=40,
     deadline=None,
@@ -594,8 +700,10 @@ def test_result_set_invariants_on_random_corpora(
     with index_of(corpus) as (stores, docs):
         engine = SearchEngine(stores)
         try:
+            stories = stories_of(stores)
+            check_stories(stores, stories, corpus)
             for case in requests:
-                check_case(engine, docs, case)
+                check_case(engine, docs, stories, case)
         finally:
             engine.close()
 
@@ -615,7 +723,10 @@ def test_lexical_membership_equals_the_reference(
         engine = SearchEngine(stores)
         try:
             for q, match in requests:
-                req = SearchRequest(q="" if q is None else q.text(), mode="bm25", match=match)
+                # Membership is of articles: unfolded (folding is checked above).
+                req = SearchRequest(
+                    q="" if q is None else q.text(), mode="bm25", match=match, fold=False
+                )
                 rs = engine.result_set(req)
                 got = {rs.table.ids[o] for o in rs.order}
                 expected = reference(docs, q, req)

@@ -75,6 +75,7 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "timeline": True,
     "interval": "month",
     "split_by": "source",
+    "fold": True,
     "format": "csv",
     "level": "article",
     "article_id": "gnad-17",

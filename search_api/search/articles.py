@@ -1,4 +1,5 @@
-"""Whole articles (``GET /articles/{id}``) and what an index holds (``GET /stats``).
+"""Whole articles (``GET /articles/{id}``), their story's other versions
+(``GET /articles/{id}/versions``) and what an index holds (``GET /stats``).
 
 Contracts:
 - Only committed articles exist for readers, as for search: an id that is unknown, deleted or
@@ -21,9 +22,9 @@ import numpy as np
 
 from indexer.errors import NotFound
 from indexer.stores import Stores
-from search_api.schemas import ArticleDetail, ParagraphOut, Stats, StoreStats
+from search_api.schemas import ArticleDetail, ParagraphOut, Stats, StoreStats, Version, Versions
 from search_api.search.calibration import semantic_threshold
-from search_api.search.table import ArticleTable
+from search_api.search.table import UNDATED, ArticleTable
 
 
 def article_detail(stores: Stores, table: ArticleTable, article_id: str) -> ArticleDetail:
@@ -44,7 +45,8 @@ def article_detail(stores: Stores, table: ArticleTable, article_id: str) -> Arti
         section=info["section"],
         authors=info["authors"],
         extra=json_safe(info["extra"]),
-        story=None,
+        story=info["story"],
+        versions=len(story_versions(stores, table, article_id)),
         generation=table.generation,
         paragraphs=[
             ParagraphOut(
@@ -56,6 +58,43 @@ def article_detail(stores: Stores, table: ArticleTable, article_id: str) -> Arti
             )
             for p in sorted(paragraphs, key=lambda p: p.position)
         ],
+    )
+
+
+def story_versions(stores: Stores, table: ArticleTable, article_id: str) -> list[Version]:
+    """The other committed articles of ``article_id``'s story in ``table``'s generation:
+    oldest first, undated last, then by article id. Raises ``NotFound`` for an unknown id."""
+    ordinal = table.ordinal(article_id)
+    if ordinal is None:
+        raise NotFound(f"no article {article_id[:200]!r}")
+    same = np.flatnonzero(table.story == table.story[ordinal])
+    same = same[same != ordinal]
+    published = table.published[same]
+    undated = published == UNDATED
+    # lexsort: last key first; ordinal order is article id order.
+    same = same[np.lexsort((same, np.where(undated, 0, published), undated))]
+    ids = [table.ids[int(o)] for o in same]
+    meta = stores.catalog.articles(ids)
+    return [
+        Version(
+            article_id=a,
+            title=meta[a]["title"],
+            source=meta[a]["source"],
+            url=meta[a]["url"],
+            published_at=meta[a]["published_at"],
+            language=meta[a]["language"],
+        )
+        for a in ids
+        if a in meta
+    ]
+
+
+def versions(stores: Stores, table: ArticleTable, article_id: str) -> Versions:
+    """``GET /articles/{id}/versions`` (see :func:`story_versions`)."""
+    listed = story_versions(stores, table, article_id)
+    story = stores.catalog.stories_of([article_id]).get(article_id)
+    return Versions(
+        article_id=article_id, story=story, generation=table.generation, versions=listed
     )
 
 
@@ -112,7 +151,8 @@ def index_stats(stores: Stores, table: ArticleTable) -> Stats:
         articles=table.size,
         paragraphs=paragraphs,
         pending=stores.catalog.counts()["pending"],
-        stories=None,
+        stories=table.stories,
+        unclustered=stores.catalog.story_counts()["unclustered"],
         languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
         stores=[
             StoreStats(

@@ -2,8 +2,10 @@
 
 Contracts:
 - Rows follow the set's order (the request's sort); ``level=article`` gives one row per
-  article (``total`` rows), ``level=paragraph`` one per matching paragraph
-  (``total_paragraphs`` rows) — there is no cap: the set is exact and complete.
+  result (``total`` rows: stories when folded, with their ``story`` and ``versions``, else
+  articles: ``fold=false`` exports every version), ``level=paragraph`` one per matching
+  paragraph of those results (``total_paragraphs`` rows) — there is no cap: the set is exact
+  and complete.
 - The first line is the manifest: for JSONL ``{"manifest": {...}}``; for CSV one quoted cell
   ``# {"manifest": ...}`` (skip it with ``skiprows=1``), then the header row. The manifest
   names the query, every parameter, the encoder, the lexical backend, the index generation,
@@ -40,6 +42,7 @@ ARTICLE_COLUMNS = (
     "section",
     "authors",
     "matching_paragraphs",
+    "story",
 )
 PARAGRAPH_COLUMNS = (
     "rank",
@@ -72,6 +75,8 @@ def manifest(stores: Stores, rs: ResultSet, fmt: str, level: str) -> dict[str, A
         "format": fmt,
         "level": level,
         "total": rs.total,
+        "total_articles": rs.total_articles,
+        "total_stories": rs.total_stories,
         "total_paragraphs": rs.total_paragraphs,
         "rows": rs.total if level == "article" else rs.total_paragraphs,
         "encoder": stores.catalog.get_meta("model_key"),
@@ -89,7 +94,7 @@ def export(stores: Stores, rs: ResultSet, fmt: str, level: str) -> Iterator[str]
     if fmt not in ("csv", "jsonl") or level not in ("article", "paragraph"):
         raise ValueError("format must be csv or jsonl and level article or paragraph")
     head = manifest(stores, rs, fmt, level)
-    columns = ARTICLE_COLUMNS if level == "article" else PARAGRAPH_COLUMNS
+    columns = article_columns(rs) if level == "article" else PARAGRAPH_COLUMNS
     if fmt == "jsonl":
         yield json.dumps({"manifest": head}, ensure_ascii=False) + "\n"
     else:
@@ -101,6 +106,11 @@ def export(stores: Stores, rs: ResultSet, fmt: str, level: str) -> Iterator[str]
             yield "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in batch)
         else:
             yield _csv_rows([[_cell(r[c]) for c in columns] for r in batch])
+
+
+def article_columns(rs: ResultSet) -> tuple[str, ...]:
+    """The article-level columns: :data:`ARTICLE_COLUMNS`, plus ``versions`` when folded."""
+    return (*ARTICLE_COLUMNS, "versions") if rs.fold else ARTICLE_COLUMNS
 
 
 def _csv_rows(rows: list[Any]) -> str:
@@ -132,6 +142,7 @@ def _article_rows(stores: Stores, rs: ResultSet, start: int, end: int) -> Iterat
                 "language": None,
                 "section": None,
                 "authors": [],
+                "story": None,
             }
         score = float(rs.scores[start + i])
         published = info["published_at"]
@@ -148,6 +159,8 @@ def _article_rows(stores: Stores, rs: ResultSet, start: int, end: int) -> Iterat
             "section": info["section"],
             "authors": list(info["authors"]),
             "matching_paragraphs": rs.paragraph_count(o),
+            "story": info["story"],
+            **({"versions": rs.versions_at(start + i)} if rs.fold else {}),
         }
 
 

@@ -6,6 +6,10 @@ every other filter applies. With no filter on a single-valued field (source, lan
 section, year, month) its values plus ``other`` plus ``missing`` add up to ``total``, which
 is then the set's total. Authors are multi-valued: an article counts once per author, and
 ``missing`` counts articles without any. ``year`` and ``month`` leave the date filter out.
+
+Folded (``fold=true``), every count is of stories, each counted under the values of its
+representative (:meth:`~search_api.search.resultset.ResultSet.counted`), so the same sums
+equal the folded ``total``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ def all_facets(rs: ResultSet, size: int) -> list[Facet]:
 
 def field_facet(rs: ResultSet, name: FacetName, size: int) -> Facet:
     """Counts per value of one categorical field."""
-    members = np.flatnonzero(rs.without(name))
+    members = rs.counted_without(name)
     column = rs.table.columns[name]
     counts, missing = column.counts(members, rs.table.size)
     return _facet(name, len(members), list(column.values), counts, missing, size)
@@ -35,7 +39,7 @@ def field_facet(rs: ResultSet, name: FacetName, size: int) -> Facet:
 
 def date_facet(rs: ResultSet, unit: str, size: int) -> Facet:
     """Counts per year (``2022``) or month (``2022-02``), newest first; undated = missing."""
-    members = np.flatnonzero(rs.without("date"))
+    members = rs.counted_without("date")
     published = rs.table.published[members]
     dated = published[published != UNDATED]
     labels = dated.astype("datetime64[us]").astype(

@@ -42,9 +42,7 @@ Mask = npt.NDArray[np.bool_]
 AUTO_ALL_UP_TO = 3
 
 
-def needed(
-    match: Match, words: npt.NDArray[np.int64], typed: int
-) -> npt.NDArray[np.int64]:
+def needed(match: Match, words: npt.NDArray[np.int64], typed: int) -> npt.NDArray[np.int64]:
     """:func:`minimum_should_match` per article (at least 1), for per-article word counts
     (stop words taken out where they are stop words) of a query of ``typed`` distinct
     top-level words: whether ``auto`` reads it as a keyword query is decided on what was

@@ -1,4 +1,7 @@
-"""The page view: ``limit`` articles of a result set from ``offset``, shaped for the response.
+"""The page view: ``limit`` results of a result set from ``offset``, shaped for the response.
+
+Folded (``fold=true``), each result is a story's representative with its ``story`` id and
+``versions`` (the other articles of its story in the set).
 
 Passages: for a ranked article, its best fused candidate paragraphs; for an article of the
 tail, its matching paragraphs (semantic ones by similarity first). Highlights come from the
@@ -90,6 +93,8 @@ def page(stores: Stores, rs: ResultSet, offset: int, limit: int) -> SearchRespon
                 explanation=explain.article(o, None if math.isnan(score) else score)
                 if explain is not None
                 else None,
+                story=info["story"],
+                versions=rs.versions_at(offset + i),
             )
         )
     end = offset + len(ordinals)
@@ -98,6 +103,8 @@ def page(stores: Stores, rs: ResultSet, offset: int, limit: int) -> SearchRespon
         query=req.q,
         mode=req.mode,
         total=rs.total,
+        total_articles=rs.total_articles,
+        total_stories=rs.total_stories,
         total_paragraphs=rs.total_paragraphs,
         offset=offset,
         limit=limit,

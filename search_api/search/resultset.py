@@ -15,6 +15,15 @@ reachable by deep paging), by how many top-level query words they contain, then 
 similarity, then by article id. ``date_desc`` / ``date_asc`` order the whole set by date
 (undated last), ties in relevance order. The order is a pure function of the request and the
 index generation, so paging (offset or cursor) yields each article exactly once.
+
+Folding (``fold=true``, the default; docs/result-set.md): each story of the set (articles
+sharing a near-duplicate cluster, :mod:`indexer.dedup`) is represented by its first member in
+that order (the best-ranked, the newest for ``date_desc``, the oldest for ``date_asc``);
+``order`` then holds only the representatives, ``versions`` counts each one's other members in
+the set, and every view (page, ``total``, facets, timeline, export) counts stories. Where a
+view needs the stories of a larger set (a facet leaving its own filter out, the timeline's
+corpus), a story is represented by its member of the set if it has one, else by its first
+article by date (newest first for ``date_desc``, else oldest first).
 """
 
 from __future__ import annotations
@@ -63,6 +72,15 @@ class ResultSet:
     #: Per positive query word or phrase (as typed), the articles containing it, bit-packed
     #: (``np.packbits`` over ordinals): what an explanation names as matched terms.
     leaf_articles: dict[str, npt.NDArray[np.uint8]] = field(default_factory=dict)
+    #: Folded into stories (module docstring); then ``order`` holds one article per story.
+    fold: bool = False
+    #: Per member of ``order``: the other articles of its story in the set (0 unfolded).
+    versions: npt.NDArray[np.int64] | None = None
+    #: Every member in the requested order, folded or not.
+    member_order: Ordinals | None = None
+    _priority_cache: npt.NDArray[np.int64] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def matched_terms(self, ordinal: int) -> list[str]:
         """The query words and phrases that article ``ordinal`` contains."""
@@ -75,8 +93,59 @@ class ResultSet:
 
     @property
     def total(self) -> int:
-        """Exact number of articles in the set."""
+        """What paging yields: stories when folded, else articles."""
         return len(self.order)
+
+    @property
+    def total_articles(self) -> int:
+        """Articles in the set, folded or not."""
+        return len(self.order if self.member_order is None else self.member_order)
+
+    @property
+    def total_stories(self) -> int:
+        """Stories in the set, folded or not."""
+        if self.fold:
+            return len(self.order)
+        members = self.order if self.member_order is None else self.member_order
+        return len(np.unique(self.table.story[members])) if len(members) else 0
+
+    def versions_at(self, position: int) -> int:
+        """The other articles of the story at ``position`` of ``order`` (0 unfolded)."""
+        return 0 if self.versions is None else int(self.versions[position])
+
+    def counted(self, mask: Mask) -> Ordinals:
+        """The ordinals a view counts for the articles in ``mask``: all of them unfolded;
+        folded, one representative per story (module docstring), in ordinal order."""
+        base = np.flatnonzero(mask)
+        if not self.fold or len(base) == 0:
+            return base
+        # Per story the smallest priority among ``base``: O(n), no sort of the table.
+        priority = self._priority()
+        none = np.iinfo(np.int64).max
+        best = np.full(self.table.stories, none, dtype=np.int64)
+        np.minimum.at(best, self.table.story[base], priority[base])
+        inverse = np.empty(2 * self.table.size, dtype=np.int64)
+        inverse[priority] = np.arange(self.table.size)
+        return np.sort(inverse[best[best != none]])
+
+    def counted_without(self, dimension: str) -> Ordinals:
+        """:meth:`counted` of the set without the filter of ``dimension`` (multi-select
+        facets); the set's own ``order`` when there is no such filter."""
+        if dimension not in self.filter_masks:
+            return self.order
+        return self.counted(self.without(dimension))
+
+    def _priority(self) -> npt.NDArray[np.int64]:
+        """Per ordinal, its rank as a story's representative (module docstring): members by
+        their position in the unfolded order, then the others after them by date."""
+        if self._priority_cache is not None:
+            return self._priority_cache
+        size = self.table.size
+        out = self.table.date_rank(descending=self.request.sort == "date_desc") + size
+        members = self.order if self.member_order is None else self.member_order
+        out[members] = np.arange(len(members))
+        self._priority_cache = out
+        return out
 
     @property
     def total_paragraphs(self) -> int:
@@ -174,3 +243,31 @@ def sort_by_date(
     pos = np.arange(len(order))
     perm = np.lexsort((pos, key, undated))
     return order[perm], perm
+
+
+def fold_order(
+    table: ArticleTable, order: Ordinals, scores: npt.NDArray[np.float64]
+) -> tuple[Ordinals, npt.NDArray[np.float64], Ordinals]:
+    """``order`` folded into stories: the first article of each story in ``order`` (in that
+    order), their scores, and per one how many other articles of its story ``order`` holds."""
+    n = len(order)
+    if n == 0:
+        return order, scores, np.zeros(0, dtype=np.int64)
+    codes = table.story[order]
+    if n * 4 < table.stories:
+        # A small set: sorting its codes is cheaper than arrays over every story.
+        _, first, counts = np.unique(codes, return_index=True, return_counts=True)
+        by_position = np.argsort(first)
+        positions = first[by_position]
+        versions: Ordinals = (counts[by_position] - 1).astype(np.int64)
+        return order[positions], scores[positions], versions
+    # A large one: a per-story minimum of positions, O(n + stories), no sort (measured at 1M
+    # members: 96 ms against 234 ms for np.unique).
+    smallest = np.full(table.stories, n, dtype=np.int64)
+    np.minimum.at(smallest, codes, np.arange(n, dtype=np.int64))
+    keep = np.zeros(n, dtype=bool)
+    keep[smallest[smallest < n]] = True
+    positions = np.flatnonzero(keep)
+    per_story = np.bincount(codes, minlength=table.stories)
+    versions = (per_story[codes[positions]] - 1).astype(np.int64)
+    return order[positions], scores[positions], versions

@@ -17,6 +17,9 @@ Contracts:
   never match an undated article. :func:`search_api.engine.filter_masks` (over
   :meth:`Column.mask` and :meth:`ArticleTable.date_mask`) is the one implementation of filter
   semantics for the result set; the retrievers' own filters only shape ranking candidates.
+- ``story`` holds one code per story (articles sharing a near-duplicate cluster id share a
+  code, :mod:`indexer.dedup`); an article not yet clustered (``story`` NULL) has a code of
+  its own, so folding never merges it with anything.
 - ``paragraph_articles`` maps a FAISS/lexical ``vec_id`` to its article ordinal, ``-1`` for a
   paragraph that is not committed (pending, deleted, unknown); ``positions`` maps it to its
   row in ``paragraph_vec_ids`` (the *paragraph position*), so per-paragraph work of a set is
@@ -30,7 +33,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -135,6 +138,31 @@ class ArticleTable:
     paragraph_ordinals: npt.NDArray[np.int64]  # article ordinal of each sorted vec_id
     #: Paragraph positions in article-ordinal order (vec_id order within an article).
     paragraph_by_article: npt.NDArray[np.int64]
+    #: Story code per article (module docstring); codes are 0..stories-1.
+    story: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    #: Derived arrays computed once per table (see :meth:`date_rank`).
+    _derived: dict[str, npt.NDArray[np.int64]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def date_rank(self, descending: bool) -> npt.NDArray[np.int64]:
+        """Per ordinal, its position when every article is sorted by date (newest first when
+        ``descending``, else oldest first; undated last, then by ordinal). A fresh copy."""
+        key = "date_desc" if descending else "date_asc"
+        if key not in self._derived:
+            undated = self.published == UNDATED
+            when = np.where(undated, 0, self.published)
+            order = np.lexsort((np.arange(self.size), -when if descending else when, undated))
+            rank = np.empty(self.size, dtype=np.int64)
+            rank[order] = np.arange(self.size)
+            self._derived[key] = rank
+        return self._derived[key].copy()
+
+    @property
+    def stories(self) -> int:
+        """Number of distinct stories among the committed articles."""
+        return int(self.story.max()) + 1 if len(self.story) else 0
 
     @property
     def size(self) -> int:
@@ -231,7 +259,21 @@ def build_table(catalog: Catalog) -> ArticleTable:
     order = np.argsort(vec, kind="stable")
     owners = owner[order]
     by_article = np.argsort(owners, kind="stable").astype(np.int64)
-    return ArticleTable(generation, ids, published, columns, vec[order], owners, by_article)
+    story = _story_codes([r[6] for r in rows])
+    return ArticleTable(generation, ids, published, columns, vec[order], owners, by_article, story)
+
+
+def _story_codes(stories: list[str | None]) -> npt.NDArray[np.int64]:
+    """A code per distinct story id; each unclustered article (None) a code of its own."""
+    codes: dict[str, int] = {}
+    out = np.empty(len(stories), dtype=np.int64)
+    for i, story in enumerate(stories):
+        if story is None:
+            out[i] = len(codes)
+            codes[f"\x00{i}"] = out[i]
+        else:
+            out[i] = codes.setdefault(story, len(codes))
+    return out
 
 
 def _grouped(

@@ -7,6 +7,10 @@ holding a member; the counts plus ``undated`` add up to ``total`` (the set's tot
 are UTC days, ISO weeks (starting Monday), calendar months or years; ``auto`` picks days up to
 3 months of span, weeks up to 3 years, months up to 30 years, else years. ``split_by`` adds a
 series per value of one facet (its ``size`` most frequent values in the set).
+
+Folded (``fold=true``), ``count`` and ``corpus`` count stories, each at its representative's
+date (:meth:`~search_api.search.resultset.ResultSet.counted`; a story of the set is
+represented by the same article in both), so counts + ``undated`` = the folded ``total``.
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ def timeline(rs: ResultSet, interval: Interval, split_by: SplitBy | None, size: 
     corpus_mask = np.ones(table.size, dtype=bool)
     for mask in rs.filter_masks.values():
         corpus_mask &= mask
-    corpus_all = table.published[corpus_mask]
+    corpus_all = table.published[rs.counted(corpus_mask)]
     corpus_dated = corpus_all[corpus_all != UNDATED]
     total = len(members)
     undated = int((~dated).sum())

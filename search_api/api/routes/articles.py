@@ -1,8 +1,9 @@
-"""``/articles``: one whole article, the articles similar to it, and writes.
+"""``/articles``: one whole article, its story's other versions, the articles similar to it,
+and writes.
 
 An id in a path may hold any characters, ``/`` included (percent-encoded or not); a path
-ending in ``/similar`` is always the similar-articles resource, so an article whose id itself
-ends in ``/similar`` can be found by search but has no detail path.
+ending in ``/similar`` or ``/versions`` is always that resource, so an article whose id itself
+ends in one of them can be found by search but has no detail path.
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ from search_api.schemas import (
     ArticleDetail,
     SearchResponse,
     SimilarRequest,
+    Versions,
     WriteResult,
 )
 
 
 class ArticleIdConvertor(Convertor[str]):
     """A path segment run of any characters (``/`` included) that does not end in
-    ``/similar``, so ``/articles/{id}/similar`` is never also an article path."""
+    ``/similar`` or ``/versions``, so those resources are never also an article path."""
 
-    regex = ".+(?<!/similar)"
+    regex = ".+(?<!/similar)(?<!/versions)"
 
     def convert(self, value: str) -> str:
         return value
@@ -52,7 +54,8 @@ ARTICLE_EXAMPLE: dict[str, Any] = {
     "section": "Inland",
     "authors": ["Ann Lee"],
     "extra": {"label": "Inland"},
-    "story": None,
+    "story": "gnad-17",
+    "versions": 1,
     "generation": 7,
     "paragraphs": [
         {
@@ -107,6 +110,21 @@ SIMILAR_EXAMPLE: dict[str, Any] = {
     "facets": None,
     "timeline": None,
 }
+VERSIONS_EXAMPLE: dict[str, Any] = {
+    "article_id": "gnad-17",
+    "story": "gnad-17",
+    "generation": 7,
+    "versions": [
+        {
+            "article_id": "bbabo-912",
+            "title": "Regierung stellt Budget vor",
+            "source": "bbabo.net",
+            "url": "https://bbabo.net/news/regierung-budget",
+            "published_at": "2016-03-02T08:00:00Z",
+            "language": "de",
+        }
+    ],
+}
 WRITE_EXAMPLE: dict[str, Any] = {
     "articles": 3,
     "written": 1,
@@ -153,6 +171,22 @@ def similar_articles(
     cursor, as ``/search``.
     """
     return service.engine.similar(article_id, req)
+
+
+@router.get(
+    "/{article_id:path}/versions",
+    response_model=Versions,
+    responses={
+        **responses(404, 503),
+        200: {"content": {"application/json": {"example": VERSIONS_EXAMPLE}}},
+    },
+    operation_id="article_versions",
+)
+def article_versions(service: ServiceDep, article_id: ArticleId) -> Versions:
+    """The other articles of this article's story: its near-duplicate (syndicated) copies,
+    each with source, date and url, oldest first, undated last, then by id (not the article
+    itself; an empty list when it has none)."""
+    return service.engine.versions(article_id)
 
 
 @router.get(

@@ -16,7 +16,8 @@ STATS_EXAMPLE: dict[str, Any] = {
     "articles": 1071,
     "paragraphs": 3120,
     "pending": 0,
-    "stories": None,
+    "stories": 1043,
+    "unclustered": 0,
     "languages": {"de": 1069, "en": 2},
     "stores": [
         {"name": "catalog", "bytes": 9_043_968, "bytes_per_paragraph": 2898.7},
