@@ -1,6 +1,6 @@
 """The search page inserts every stored field as text and links only http(s) URLs.
 
-Browser-free: the page's own script (search_api/static/index.html) runs in Node.js against a
+Browser-free: the page's own script (search_api/web/index.html) runs in Node.js against a
 small recording DOM whose elements refuse ``innerHTML``/``outerHTML``/``insertAdjacentHTML``
 (so markup from data could not be parsed even if the script tried), and its ``render`` is
 fed a result whose stored fields are hostile: a ``<script>`` title, a ``javascript:`` URL,
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-PAGE = Path(__file__).resolve().parents[1] / "search_api" / "static" / "index.html"
+PAGE = Path(__file__).resolve().parents[1] / "search_api" / "web" / "index.html"
 
 DOM = r"""
 class Node {

@@ -20,7 +20,8 @@ from fastapi.openapi.docs import (
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-STATIC = Path(__file__).resolve().parents[2] / "static"
+#: The UI's static files (served at ``/static``).
+WEB = Path(__file__).resolve().parents[2] / "web"
 DOCS_ASSETS = "/docs-assets"
 _ASSETS = Path(str(files("fastapi_offline") / "static"))
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"
@@ -31,7 +32,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/")
 def index() -> FileResponse:
     """The search page."""
-    return FileResponse(STATIC / "index.html")
+    return FileResponse(WEB / "index.html")
 
 
 @router.get("/docs")
@@ -69,5 +70,5 @@ def redoc() -> HTMLResponse:
 def install(app: FastAPI) -> None:
     """Add the pages and mount the static files (mounts cannot live on a router)."""
     app.include_router(router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
     app.mount(DOCS_ASSETS, StaticFiles(directory=_ASSETS), name="docs-assets")
