@@ -20,7 +20,7 @@ export function renderTotals(box, data) {
     parts.push(el("span", {}, el("strong", { id: "total", "data-total": data.total, text: num(data.total) }),
       data.total === 1 ? " article" : " articles"));
   }
-  parts.push(" · ", el("span", { id: "total-paragraphs", text: plural(data.total_paragraphs, "matching paragraph") }));
+  parts.push(" · ", el("span", { id: "total-paragraphs", "data-count": data.total_paragraphs, text: plural(data.total_paragraphs, "matching paragraph") }));
   box.replaceChildren(el("p", { class: "totals" }, ...parts),
     el("p", { class: "took" , text: `${data.mode} · ${Math.round(data.took_ms)} ms` }));
 }
