@@ -56,7 +56,7 @@ export function explanationView(r) {
 }
 
 function versionsView(answer, hooks) {
-  const items = (answer.versions || []).map((v) => el("li", {},
+  const items = (answer.versions || []).map((v) => el("li", { "data-article-id": v.article_id },
     el("a", { href: hooks.articleHref(v.article_id), text: v.title || v.article_id,
       on: { click: (ev) => { ev.preventDefault(); hooks.openArticle(v.article_id); } } }),
     el("span", { class: "meta", text: ` · ${[v.source, day(v.published_at), v.language].filter(Boolean).join(" · ")}` })));

@@ -67,10 +67,10 @@ export function renderTimeline(box, timeline, onRange) {
     bars,
     svg("path", { d: line.join(" "), class: "ratio-line" }),
   );
-  // Every bucket's label where they fit, else the first and the last.
+  // Every bucket's label where they fit, else every k-th.
   const every = Math.ceil(n / 12);
   buckets.forEach((b, i) => {
-    if (i % every === 0 || i === n - 1) chart.append(text(x(i) + bw / 2, H - 6, label(b.start, interval), "middle"));
+    if (i % every === 0) chart.append(text(x(i) + bw / 2, H - 6, label(b.start, interval), "middle"));
   });
   const brush = svg("rect", { x: 0, y: PAD.top, width: 0, height: innerH, class: "brush", visibility: "hidden" });
   chart.append(brush);

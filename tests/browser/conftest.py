@@ -110,8 +110,9 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, base_url: str) -> Iterator[Any]:
     """A fresh page (own context: no shared history or storage) at 1280x900; uncaught errors of
     the page's own scripts fail the test."""
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900},
-                                  accept_downloads=True)
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": 1280, "height": 900}, accept_downloads=True
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -12,6 +12,7 @@ injected into an API answer by the test itself).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ HOSTILE_ID = "hostile-1"
 
 def bbc_records() -> list[dict[str, Any]]:
     """Eight distinct BBC politics articles plus the exact duplicates of the first four."""
-    politics = jsonl_head(SHARED_DATA / "corpora" / "bbc_news.en.jsonl", 10_000,
-                          lambda r: r["category"] == "politics")
+    politics = jsonl_head(
+        SHARED_DATA / "corpora" / "bbc_news.en.jsonl", 10_000, lambda r: r["category"] == "politics"
+    )
     by_text: dict[str, list[dict[str, Any]]] = {}
     for rec in politics:
         by_text.setdefault(rec["text"], []).append(rec)
@@ -38,6 +40,16 @@ def bbc_records() -> list[dict[str, Any]]:
     singles = [group[0] for group in by_text.values() if len(group) == 1][:8]
     chosen = [rec for pair in pairs for rec in pair] + singles
     return [{**rec, "source": "BBC News"} for rec in chosen]
+
+
+def duplicate_query() -> tuple[str, list[str]]:
+    """Words from the start of the first duplicated BBC article's body (its title alone need
+    not match: "Labour chooses Manchester" has a word its text lacks), and the ids of its
+    copies."""
+    first, second = bbc_records()[:2]
+    assert first["text"] == second["text"]
+    words = re.findall(r"\w+", first["text"])[:8]
+    return " ".join(words), [first["id"], second["id"]]
 
 
 def zeitgeist_records() -> list[dict[str, Any]]:

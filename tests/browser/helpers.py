@@ -43,9 +43,7 @@ def shown_total(page: Any) -> int:
 
 def shown_ids(page: Any) -> list[str]:
     """Article ids of the results on the page, in order."""
-    return [
-        str(li.get_attribute("data-article-id")) for li in page.locator("#results > li").all()
-    ]
+    return [str(li.get_attribute("data-article-id")) for li in page.locator("#results > li").all()]
 
 
 def url_params(page: Any) -> dict[str, list[str]]:

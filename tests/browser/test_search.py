@@ -48,15 +48,17 @@ def test_a_typed_query_shows_results_grouped_by_article_with_highlights(
         meta = li.locator(".meta").first.inner_text()
         assert (result["source"] or "unknown source") in meta
         assert (result["published_at"] or "undated")[:10] in meta
+        # "+N versions" exactly where the answer has other versions (none without stories).
+        expander = li.locator("button.toggle[aria-controls$='-versions']")
+        assert expander.count() == (1 if result.get("versions", 0) > 0 else 0)
     marks = page.locator("#results mark").all_inner_texts()
     spans = sum(len(p["highlights"]) for r in expected["results"] for p in r["passages"])
     assert marks and len(marks) == spans
     assert {m.lower() for m in marks} == {QUERY.lower()}
-    page.screenshot(path=str(artifacts / "search.png"), full_page=False)
 
 
 def test_clicking_a_facet_filters_results_counts_and_timeline(
-    page: Any, api: httpx.Client
+    page: Any, api: httpx.Client, artifacts: Path
 ) -> None:
     open_url(page, f"?q={QUERY}&interval=month")
     before = api_search(api, q=QUERY, interval="month")
@@ -81,6 +83,7 @@ def test_clicking_a_facet_filters_results_counts_and_timeline(
     # Multi-select: the facet still lists (and counts) the other sources.
     assert facet_counts(page, "source") == sources
     expect(page.locator("#chips .chip", has_text=f"source: {source}")).to_be_visible()
+    page.screenshot(path=str(artifacts / "search.png"), full_page=False)
     # A second source adds its articles; removing the chips returns to the whole set.
     other = max(sources, key=sources.get)
     page.locator("#facet-source label.facet-value", has_text=other).locator("input").check()
@@ -162,7 +165,9 @@ def test_export_buttons_download_the_whole_filtered_set(
     page: Any, api: httpx.Client, tmp_path: Path
 ) -> None:
     open_url(page, f"?q={QUERY}")
-    source = max(api_facet_counts(api_search(api, q=QUERY), "source").items(), key=lambda kv: kv[1])[0]
+    source = max(
+        api_facet_counts(api_search(api, q=QUERY), "source").items(), key=lambda kv: kv[1]
+    )[0]
     page.locator("#facet-source label.facet-value", has_text=source).locator("input").check()
     ready(page)
     total = shown_total(page)
@@ -192,7 +197,9 @@ def test_a_syntax_error_shows_the_problem_detail(page: Any, api: httpx.Client) -
     expect(box).to_have_attribute("role", "alert")
     expect(box.locator(".detail")).to_have_text(problem["detail"])
     expect(box).to_contain_text(problem["title"])
-    assert page.locator("#results > li").count() == 0 or not page.locator("#search-view").is_visible()
+    assert (
+        page.locator("#results > li").count() == 0 or not page.locator("#search-view").is_visible()
+    )
     assert page.locator("#q").input_value() == bad
 
 
@@ -202,9 +209,18 @@ def test_a_position_in_the_problem_is_pointed_at(page: Any) -> None:
     bad = 'Trump "Putin'
 
     def answer(route: Any) -> None:
-        route.fulfill(status=400, content_type="application/problem+json", body=json.dumps({
-            "type": "urn:newssearch:problem:query-syntax", "title": "Bad query", "status": 400,
-            "detail": "unterminated quote at position 6"}))
+        route.fulfill(
+            status=400,
+            content_type="application/problem+json",
+            body=json.dumps(
+                {
+                    "type": "urn:newssearch:problem:query-syntax",
+                    "title": "Bad query",
+                    "status": 400,
+                    "detail": "unterminated quote at position 6",
+                }
+            ),
+        )
 
     page.route("**/search?*", answer)
     search(page, bad)
@@ -273,8 +289,13 @@ def test_reload_and_back_forward_restore_the_state(page: Any, api: httpx.Client)
 
     def state() -> tuple[Any, ...]:
         box = page.locator("#facet-source label.facet-value", has_text=source).locator("input")
-        return (page.locator("#q").input_value(), page.locator("#sort").input_value(),
-                box.is_checked(), page.locator("#chips .chip").count(), shown_ids(page))
+        return (
+            page.locator("#q").input_value(),
+            page.locator("#sort").input_value(),
+            box.is_checked(),
+            page.locator("#chips .chip").count(),
+            shown_ids(page),
+        )
 
     on_p2 = state()
     page.reload()

@@ -1,0 +1,92 @@
+"""Accessibility (axe-core), the 360 px layout and the render time of first results."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from tests.browser.corpus import QUERY
+from tests.browser.helpers import open_url, ready, search
+
+
+def _serious(page: Any) -> list[str]:
+    result = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} - "
+        + "; ".join(n["target"][0] for n in v["nodes"][:3])
+        for v in result.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def _views(page: Any) -> Any:
+    """Each main view in turn (yields its name): start, results with an explanation and the
+    syntax help open, the article view, a syntax error."""
+    open_url(page, "")
+    yield "start"
+    open_url(page, f"?q={QUERY}&interval=month")
+    page.locator("details.syntax summary").click()
+    page.locator("#results > li").first.get_by_role("button", name="Why this result?").click()
+    expect(page.locator("#results > li .panel").first).to_contain_text("In the set because")
+    yield "results"
+    page.locator("#results > li a.title").first.click()
+    ready(page)
+    yield "article"
+    search(page, f"({QUERY}")
+    expect(page.locator("#problem")).to_be_visible()
+    yield "error"
+
+
+def test_axe_finds_no_serious_or_critical_violations(page: Any) -> None:
+    found = {name: _serious(page) for name in _views(page)}
+    assert found == {"start": [], "results": [], "article": [], "error": []}
+
+
+def test_360px_wide_needs_no_horizontal_scroll(
+    browser: Any, base_url: str, artifacts: Path
+) -> None:
+    context = browser.new_context(base_url=base_url, viewport={"width": 360, "height": 740})
+    try:
+        page = context.new_page()
+        widths = {}
+        for name in _views(page):
+            widths[name] = page.evaluate(
+                "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            if name == "results":
+                page.screenshot(path=str(artifacts / "mobile.png"))
+        assert {n: w for n, w in widths.items() if w[0] > w[1]} == {}
+    finally:
+        context.close()
+
+
+def test_first_results_render_time_is_measured(page: Any, artifacts: Path) -> None:
+    """Records (prints, and writes render.json) the time from the API's answer to the rendered
+    first results, as the page measures it; a figure, not a timed assertion."""
+    render, paint = [], []
+    for _ in range(7):
+        page.goto(f"/?q={quote(QUERY)}")
+        ready(page)
+        page.wait_for_timeout(50)  # let the frame after the render be painted
+        timing = page.evaluate("() => window.__newssearch")
+        assert timing["renders"] == 1 and len(timing["renderMs"]) == 1
+        render.append(timing["renderMs"][0])
+        paint.append(timing["paintMs"])
+    assert all(0 < ms < 60_000 for ms in render + paint)
+    figure = {
+        "query": QUERY,
+        "results_per_page": 10,
+        "render_ms_median": statistics.median(render[1:]),
+        "render_ms_max": max(render[1:]),
+        "to_next_frame_ms_median": statistics.median(paint[1:]),
+        "first_load_render_ms": render[0],
+        "runs": len(render),
+    }
+    (artifacts / "render.json").write_text(json.dumps(figure, indent=1))
+    print("\nfirst results render:", json.dumps(figure))
