@@ -68,6 +68,29 @@ def base_url(
 
 
 @pytest.fixture(scope="session")
+def demo_url(
+    settings_for: Any,
+    embedder: Embedder,
+    subprocess_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """``newssearch serve`` over the bundled demo sample (data/sample, as ``scripts/demo``
+    serves it): the corpus the UI's render time is measured on."""
+    from indexer.pipeline import ingest
+    from tests.conftest import REPO
+
+    root = tmp_path_factory.mktemp("ui-demo")
+    settings: Settings = settings_for(root / "index")
+    stores = open_stores(settings, embedder)
+    try:
+        ingest(stores, [REPO / "data" / "sample"])
+    finally:
+        stores.close()
+    with running_server(settings.index, subprocess_env, root / "server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def degraded_url(
     ui_index: Path, subprocess_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
