@@ -19,7 +19,12 @@ let state = parse(location.search);
 let seq = 0;
 window.__newssearch = { renders: 0, renderMs: [] };
 
+let focusKey = null;
+
 function navigate(change) {
+  // Re-rendering replaces the control a keyboard user just used: remember which it was.
+  const active = document.activeElement;
+  focusKey = active && active.dataset ? active.dataset.focusKey || null : null;
   state = update(state, change);
   history.pushState(null, "", toSearch(state));
   load();
@@ -59,11 +64,22 @@ function renderSearch(data) {
   renderFacets($("facets"), data.facets, state, onChange);
   renderDates($("dates"), state, onChange);
   renderExport($("export"), state, data);
+  restoreFocus();
   if (data.degraded.length) showDegraded(data.degraded);
   if (data.total === 0) showNoResults(state);
   else if (!data.results.length) {
     $("messages").append(el("p", { class: "message", role: "status", text: "This page is past the end of the results." }));
   }
+}
+
+/** Focus the re-rendered twin of the control used last (a facet box, a pager link), or the
+ *  results heading when it is gone (a removed chip), so focus never falls back to the page. */
+function restoreFocus() {
+  if (!focusKey) return;
+  if (focusKey.startsWith("pager:")) focusKey = "results"; // a new page is read from its top
+  const twin = [...document.querySelectorAll("[data-focus-key]")].find((n) => n.dataset.focusKey === focusKey);
+  (twin || $("results-h")).focus();
+  focusKey = null;
 }
 
 function record(answeredAt) {

@@ -39,7 +39,7 @@ export function renderFacets(box, facets, state, onChange) {
     const set = el("fieldset", { class: "facet", id: `facet-${name}` }, el("legend", { text: LABELS[name] }));
     for (const { value, count } of values) {
       const checked = selected.some((v) => v.toLowerCase() === value.toLowerCase());
-      const input = el("input", { type: "checkbox", value, checked });
+      const input = el("input", { type: "checkbox", value, checked, "data-focus-key": `facet:${name}:${value}` });
       input.addEventListener("change", () => {
         const next = input.checked ? [...selected, value]
           : selected.filter((v) => v.toLowerCase() !== value.toLowerCase());
@@ -63,6 +63,7 @@ export function renderChips(box, state, onChange) {
   const chips = [];
   const chip = (label, change) => chips.push(el("li", { class: "chip" }, el("span", { text: label }),
     el("button", { type: "button", class: "chip-remove", "aria-label": `Remove filter ${label}`,
+      "data-focus-key": "chip",
       text: "×", on: { click: () => onChange(change) } })));
   for (const name of FILTERS) {
     for (const value of state[name]) {

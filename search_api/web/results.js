@@ -46,7 +46,7 @@ export function explanationView(r) {
       el("td", { text: c ? `× ${fmt(c.weight, 2)} = ${fmt(c.contribution)}` : "–" }));
   });
   if (rows.length) {
-    out.push(el("div", { class: "scroll" }, el("table", { class: "explain-table" },
+    out.push(el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Score per paragraph" }, el("table", { class: "explain-table" },
       el("caption", { text: "Each shown paragraph: its rank and raw score per retriever, their weighted parts of the fused score, and its part in the article's score" }),
       el("thead", {}, el("tr", {}, ...["paragraph", "keyword rank (BM25)", "semantic rank (similarity)",
         "keyword + semantic = fused", "weight = part of score"].map((h) => el("th", { scope: "col", text: h })))),
@@ -124,6 +124,7 @@ export function renderPager(nav, data, state, hrefFor, go) {
     if (page < 1 || page > pages || (!number && page === current)) return el("span", { class: "disabled", "aria-disabled": "true", text });
     if (page === current) return el("span", { class: "current", "aria-current": "page", text });
     return el("a", { href: hrefFor(page), "aria-label": label, rel, "data-page": page, text,
+      "data-focus-key": `pager:${label}`,
       on: { click: (ev) => { ev.preventDefault(); go(page); } } });
   };
   const numbers = [];

@@ -104,7 +104,7 @@ export function renderTimeline(box, timeline, onRange) {
   const rows = buckets.map((b) => el("tr", {},
     el("th", { scope: "row", text: label(b.start, interval) }), el("td", { text: num(b.count) }),
     el("td", { text: pct(b.ratio) }),
-    el("td", {}, el("button", { type: "button", class: "link", text: "Filter",
+    el("td", {}, el("button", { type: "button", class: "link", text: "Filter", "data-focus-key": "timeline-filter",
       "aria-label": `Filter to ${label(b.start, interval)}`,
       on: { click: () => onRange(b.start, bucketEnd(b.start, interval)) } }))));
   box.append(chart,
@@ -113,7 +113,7 @@ export function renderTimeline(box, timeline, onRange) {
       " share of all indexed articles (right axis)",
       timeline.undated ? ` · ${num(timeline.undated)} undated not shown` : ""),
     el("details", { class: "timeline-table" }, el("summary", { text: "The timeline as a table" }),
-      el("div", { class: "scroll" }, el("table", {},
+      el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Timeline table" }, el("table", {},
         el("thead", {}, el("tr", {}, el("th", { scope: "col", text: interval }),
           el("th", { scope: "col", text: "articles" }), el("th", { scope: "col", text: "share" }),
           el("td", {}))),

@@ -48,6 +48,28 @@ def test_axe_finds_no_serious_or_critical_violations(page: Any) -> None:
     assert found == {"start": [], "results": [], "article": [], "error": []}
 
 
+def test_keyboard_focus_survives_the_rerender(page: Any) -> None:
+    """Filtering re-renders the facets; the box just ticked with the keyboard keeps focus, a
+    removed chip hands it to the results heading, and so does a new page."""
+    open_url(page, f"?q={QUERY}")
+    box = page.locator("#facet-language input").first
+    value = box.get_attribute("value")
+    box.focus()
+    page.keyboard.press("Space")
+    ready(page)
+    focused = "() => [document.activeElement.id, document.activeElement.dataset.focusKey]"
+    assert page.evaluate(focused) == ["", f"facet:language:{value}"]
+    assert page.locator("#facet-language input:checked").get_attribute("value") == value
+    page.locator("#chips .chip-remove").first.focus()
+    page.keyboard.press("Enter")
+    ready(page)
+    assert page.evaluate(focused)[0] == "results-h"
+    page.locator("#pager a[rel=next]").focus()
+    page.keyboard.press("Enter")
+    ready(page)
+    assert page.evaluate(focused)[0] == "results-h" and "page=2" in page.url
+
+
 def test_360px_wide_needs_no_horizontal_scroll(
     browser: Any, base_url: str, artifacts: Path
 ) -> None:
