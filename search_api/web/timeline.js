@@ -7,7 +7,7 @@
 
 import { el, svg, num } from "./dom.js";
 
-const W = 960, H = 200, PAD = { left: 40, right: 48, top: 12, bottom: 26 };
+const W = 960, H = 170, PAD = { left: 40, right: 48, top: 12, bottom: 26 };
 
 /** The last day of a bucket starting at `start` (ISO day) for an interval. */
 export function bucketEnd(start, interval) {
