@@ -70,7 +70,9 @@ export function renderChips(box, state, onChange) {
       chip(`${name}: ${value}`, { [name]: state[name].filter((v) => v !== value) });
     }
   }
-  if (state.from || state.to) chip(`date: ${state.from || "…"} – ${state.to || "…"}`, { from: "", to: "" });
+  const range = state.from && state.to ? `${state.from} to ${state.to}`
+    : state.from ? `from ${state.from}` : `until ${state.to}`;
+  if (state.from || state.to) chip(`date: ${range}`, { from: "", to: "" });
   if (!chips.length) {
     box.replaceChildren();
     box.hidden = true;

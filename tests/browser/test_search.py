@@ -131,6 +131,30 @@ def test_brushing_the_timeline_filters_by_date(page: Any, api: httpx.Client) -> 
     assert len(bar_counts(page)) == 1
 
 
+def test_the_date_inputs_and_the_interval_menu(page: Any, api: httpx.Client) -> None:
+    open_url(page, f"?q={QUERY}")
+    buckets = api_search(api, q=QUERY, interval="month")["timeline"]["buckets"]
+    start, end = buckets[1]["start"], buckets[-2]["start"]
+    page.fill("#date-from", start)
+    page.fill("#date-to", end)
+    page.get_by_role("button", name="Apply dates").click()
+    ready(page)
+    assert url_params(page)["from"] == [start] and url_params(page)["to"] == [end]
+    expected = api_search(api, q=QUERY, date_from=f"{start}T00:00:00Z", date_to=f"{end}T23:59:59Z")
+    assert shown_total(page) == expected["total"] < api_search(api, q=QUERY)["total"]
+    page.select_option("#interval", "week")
+    ready(page)
+    weekly = api_search(
+        api, q=QUERY, interval="week", date_from=f"{start}T00:00:00Z", date_to=f"{end}T23:59:59Z"
+    )
+    assert url_params(page)["interval"] == ["week"]
+    assert bar_counts(page) == [b["count"] for b in weekly["timeline"]["buckets"]]
+    assert len(bar_counts(page)) > len(buckets) - 2
+    page.get_by_role("button", name=f"Remove filter date: {start} to {end}").click()
+    ready(page)
+    assert "from" not in url_params(page) and page.locator("#date-from").input_value() == ""
+
+
 def test_paging_to_the_last_page_yields_every_article_once(page: Any, api: httpx.Client) -> None:
     search(page, QUERY)
     total = shown_total(page)
