@@ -36,7 +36,7 @@ OAUTH2_REDIRECT = "/docs/oauth2-redirect"
 
 #: Scripts, styles, images and fetches from this origin only; no inline code of any kind.
 CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
