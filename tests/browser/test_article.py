@@ -96,7 +96,7 @@ def test_the_article_view_marks_matches_and_opens_a_similar_article(
 
 
 def test_expanding_versions_lists_the_other_articles_of_the_story(
-    page: Any, api: httpx.Client
+    page: Any, api: httpx.Client, artifacts: Path
 ) -> None:
     """Needs syndication (the stories branch: ``versions`` in results, ``GET
     /articles/{id}/versions``). Until it is merged this is the one browser test that fails:
@@ -122,6 +122,7 @@ def test_expanding_versions_lists_the_other_articles_of_the_story(
     listed = item.locator(".versions-list li")
     expect(listed).to_have_count(n)
     assert [li.get_attribute("data-article-id") for li in listed.all()] == expected
+    item.screenshot(path=str(artifacts / "versions.png"))
     # The article view lists the same versions.
     item.locator("a.title").click()
     ready(page)
