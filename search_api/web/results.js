@@ -99,18 +99,20 @@ export function renderResults(list, data, hooks) {
       } } });
     const item = el("li", { class: "result", "data-article-id": r.article_id },
       el("h3", {}, el("span", { class: "rank", text: `${r.rank}. ` }), title), meta(r));
-    const tools = el("div", { class: "tools" });
+    // The toggles in one row, each one's panel below the row.
+    const toggles = [];
     if (typeof r.versions === "number" && r.versions > 0) {
-      tools.append(...toggle(`+${plural(r.versions, "version")}`, `− hide ${plural(r.versions, "version")}`,
+      toggles.push(toggle(`+${plural(r.versions, "version")}`, `− hide ${plural(r.versions, "version")}`,
         `${key}-versions`, async () => versionsView(await hooks.versions(r.article_id), hooks)));
     }
-    tools.append(...toggle("Why this result?", "Hide explanation", `${key}-explain`,
+    toggles.push(toggle("Why this result?", "Hide explanation", `${key}-explain`,
       async () => explanationView(await hooks.explained(r.article_id))));
     for (const p of r.passages) {
       item.append(el("blockquote", { class: "passage", "data-paragraph-id": p.paragraph_id },
         highlighted(p.text, p.highlights)));
     }
-    item.append(tools);
+    item.append(el("div", { class: "tools" }, ...toggles.map(([button]) => button)),
+      ...toggles.map(([, panel]) => panel));
     return item;
   }));
 }

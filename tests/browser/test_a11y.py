@@ -33,7 +33,9 @@ def _views(page: Any) -> Any:
     open_url(page, f"?q={QUERY}&interval=month")
     page.locator("details.syntax summary").click()
     page.locator("#results > li").first.get_by_role("button", name="Why this result?").click()
-    expect(page.locator("#results > li .panel").first).to_contain_text("In the set because")
+    expect(page.locator("#results > li .panel[id$='-explain']").first).to_contain_text(
+        "In the set because"
+    )
     yield "results"
     page.locator("#results > li a.title").first.click()
     ready(page)

@@ -25,7 +25,7 @@ def test_the_explanation_toggle_explains_in_words_and_numbers(
     expect(toggle).to_have_text("Why this result?")
     expect(toggle).to_have_attribute("aria-expanded", "false")
     toggle.click()
-    panel = item.locator(".panel")
+    panel = item.locator(".panel[id$='-explain']")
     expect(panel).to_contain_text("In the set because")
     expect(toggle).to_have_attribute("aria-expanded", "true")
     text = panel.inner_text()
