@@ -72,6 +72,7 @@ export function showNoResults(state) {
     state.from || state.to;
   $("messages").append(el("div", { class: "message", role: "status", id: "no-results" },
     el("strong", { text: "No articles match" }),
-    state.q ? ` “${state.q}”` : "", hasFilters ? " within these filters. Remove a filter, " : ". Try ",
+    state.q ? ` “${state.q}”` : "",
+    hasFilters ? " within these filters: remove a filter, or try " : ". Try ",
     "fewer or other words, or another mode."));
 }
