@@ -28,23 +28,32 @@ SEED = SHARED_DATA / "seed" / "bbabo-2022-putin-tokajew.de.txt"
 SEED_TITLE = "Weltraum, Waffen und Proteste: Worüber Putin und Tokajew sprachen"
 
 
-_skipped_es: list[str] = []
+#: Suites that must really execute under CI: a skipped test of one fails the run.
+MUST_RUN_IN_CI = ("elasticsearch", "browser")
+_skipped: dict[str, list[str]] = {marker: [] for marker in MUST_RUN_IN_CI}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Remember skipped Elasticsearch tests (see ``pytest_sessionfinish``)."""
+    """Remember skipped Elasticsearch and browser tests (see ``pytest_sessionfinish``)."""
     # An expected failure ran (pytest reports it as skipped with ``wasxfail``): not a skip.
-    if report.skipped and not hasattr(report, "wasxfail") and "elasticsearch" in report.keywords:
-        _skipped_es.append(report.nodeid)
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    for marker in MUST_RUN_IN_CI:
+        if marker in report.keywords:
+            _skipped[marker].append(report.nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Under CI a skipped Elasticsearch test fails the run: that suite must really execute."""
-    if os.environ.get("CI") and _skipped_es and exitstatus == 0:
-        print(f"\nCI: {len(_skipped_es)} elasticsearch tests were skipped, failing the run:")
-        for nodeid in _skipped_es[:20]:
-            print(f"  {nodeid}")
-        session.exitstatus = 1
+    """Under CI a skipped Elasticsearch or browser test fails the run: those suites must
+    really execute (``.ci/run`` installs Java for the node and Chromium for the browser)."""
+    if not os.environ.get("CI") or exitstatus != 0:
+        return
+    for marker, nodeids in _skipped.items():
+        if nodeids:
+            print(f"\nCI: {len(nodeids)} {marker} tests were skipped, failing the run:")
+            for nodeid in nodeids[:20]:
+                print(f"  {nodeid}")
+            session.exitstatus = 1
 
 
 def require_shared_data() -> None:

@@ -493,6 +493,20 @@ def test_ui_is_served(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and '<form id="search-form"' in page.text
     assert client.get("/static/index.html").status_code == 200
+    module = client.get("/static/app.js")
+    assert module.status_code == 200 and "javascript" in module.headers["content-type"]
+
+
+def test_ui_responses_forbid_inline_script(client: TestClient) -> None:
+    """The UI's Content-Security-Policy: scripts from this origin only, no inline code."""
+    for path in ("/", "/static/index.html", "/static/app.js", "/static/style.css"):
+        csp = client.get(path).headers["content-security-policy"]
+        directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+        assert directives["default-src"] == "'none'", path
+        assert directives["script-src"] == directives["style-src"] == "'self'", path
+        assert "unsafe" not in csp, path
+    # FastAPI's own docs pages keep their inline bootstrap script, so they get no such policy.
+    assert "content-security-policy" not in client.get("/docs").headers
 
 
 # -- the error mapping ---------------------------------------------------------------------------

@@ -4,6 +4,12 @@ FastAPI's own docs pages load Swagger UI and ReDoc from a CDN, so ``/docs`` was 
 without internet. Here their assets come from the ``fastapi-offline`` package, which ships
 the Swagger UI 5 and ReDoc bundles, mounted at :data:`DOCS_ASSETS`; the pages reference no
 external host (Swagger UI's validator badge, which fetches from one, is switched off).
+
+The UI (``search_api/web/``: ``index.html``, a stylesheet and ES modules, no build step) is
+answered with :data:`UI_HEADERS`: a Content-Security-Policy that allows scripts, styles and
+requests from this origin only (no inline script or style, no ``eval``, no plugins, no
+framing), so even markup that reached the page from stored data could not run. ``/docs`` and
+``/redoc`` keep FastAPI's own pages, whose inline bootstrap script such a policy would block.
 """
 
 from __future__ import annotations
@@ -19,19 +25,43 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.types import Scope
 
-STATIC = Path(__file__).resolve().parents[2] / "static"
+#: The UI's static files (served at ``/static``).
+WEB = Path(__file__).resolve().parents[2] / "web"
 DOCS_ASSETS = "/docs-assets"
 _ASSETS = Path(str(files("fastapi_offline") / "static"))
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"
 
+#: Scripts, styles, images and fetches from this origin only; no inline code of any kind.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+UI_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
 router = APIRouter(include_in_schema=False)
+
+
+class WebFiles(StaticFiles):
+    """The UI's static files, each answered with :data:`UI_HEADERS`."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(UI_HEADERS)
+        return response
 
 
 @router.get("/")
 def index() -> FileResponse:
-    """The search page."""
-    return FileResponse(STATIC / "index.html")
+    """The search page (its state is the query string, see docs/ui.md)."""
+    return FileResponse(WEB / "index.html", headers=UI_HEADERS)
 
 
 @router.get("/docs")
@@ -69,5 +99,5 @@ def redoc() -> HTMLResponse:
 def install(app: FastAPI) -> None:
     """Add the pages and mount the static files (mounts cannot live on a router)."""
     app.include_router(router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", WebFiles(directory=WEB), name="static")
     app.mount(DOCS_ASSETS, StaticFiles(directory=_ASSETS), name="docs-assets")
