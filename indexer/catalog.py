@@ -295,12 +295,16 @@ class Catalog:
     # -- stories ------------------------------------------------------------------------------
     def signatures(self, article_ids: Sequence[str]) -> dict[str, bytes | None]:
         """Stored signatures of the given articles (any state); unknown ids are absent."""
-        out: dict[str, bytes | None] = {}
+        return self._column_by_id("minhash", article_ids)
+
+    def _column_by_id(self, column: str, article_ids: Sequence[str]) -> dict[str, Any]:
+        """``column`` (a name from this module, never user input) of the given articles."""
+        out: dict[str, Any] = {}
         with self._lock:
             for chunk in _chunks(list(article_ids), 500):
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT article_id, minhash FROM articles WHERE article_id IN ({marks})",
+                    f"SELECT article_id, {column} FROM articles WHERE article_id IN ({marks})",
                     chunk,
                 )
                 out.update({r[0]: r[1] for r in rows})
@@ -318,16 +322,7 @@ class Catalog:
 
     def stories_of(self, article_ids: Sequence[str]) -> dict[str, str | None]:
         """The story id of each given article (None before clustering)."""
-        out: dict[str, str | None] = {}
-        with self._lock:
-            for chunk in _chunks(list(article_ids), 500):
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT article_id, story FROM articles WHERE article_id IN ({marks})",
-                    chunk,
-                )
-                out.update({r[0]: r[1] for r in rows})
-        return out
+        return self._column_by_id("story", article_ids)
 
     def story_members(self, article_ids: Sequence[str]) -> list[str]:
         """Every article sharing a story with one of ``article_ids`` (them included, when
