@@ -427,6 +427,7 @@ from search_api.cli_articles import (  # noqa: E402
     versions_command,
 )
 from search_api.cli_eval import eval_command  # noqa: E402
+from search_api.cli_reembed import reembed_command  # noqa: E402
 from search_api.cli_search import (  # noqa: E402
     export_command,
     facets_command,
@@ -439,6 +440,7 @@ app.command("facets")(facets_command)
 app.command("timeline")(timeline_command)
 app.command("export")(export_command)
 app.command("eval")(eval_command)
+app.command("reembed")(reembed_command)
 app.command("show")(show_command)
 app.command("similar")(similar_command)
 app.command("versions")(versions_command)
