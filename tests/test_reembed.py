@@ -19,6 +19,7 @@ from indexer.use_embedder import UseEmbedder, use_available
 from search_api.cli import app
 from search_api.engine import SearchEngine
 from search_api.schemas import SearchRequest
+from search_api.search.calibration import CALIBRATED, semantic_threshold
 from tests.conftest import write_jsonl
 
 pytestmark = [
@@ -115,6 +116,7 @@ def test_reembed_switches_an_index_and_search_works_after_it(
         assert stores.catalog.get_meta("model_key") == use.model_key
         assert stores.catalog.get_meta("dim") == "512" and stores.vectors.dim == 512
         assert stores.catalog.get_meta("min_similarity") is None  # MiniLM's threshold dropped
+        assert semantic_threshold(stores) == CALIBRATED["use-multilingual-v3"] == 0.63
         assert stores.catalog.generation() == generation + 1
         assert check(stores).ok and len(stores.vectors) == paragraphs
         assert not staged_path(settings.index).exists()
