@@ -11,7 +11,9 @@ and ``hybrid-all``
 (each without the threshold's set restriction, ``min_similarity=-1``) on each split and query
 language (``queries.<lang>.jsonl`` swapped in through a symlinked copy of the data set). Also
 measures the raw encoder throughput (paragraphs/s, 2 threads, no cache) and single-thread
-query-embedding latency. Writes one JSON file.
+query-embedding latency. Prints the result as JSON (progress on stderr) and writes it to
+``--out``. ``--smoke``: the same steps on a few judged queries and a dozen filler articles per
+data set (seconds; the figures mean nothing).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import DATA as SHARED_DATA
+from benchmarks.common import emit, machine
 from indexer.pipeline import ingest
 from indexer.settings import Settings
 from indexer.stores import make_embedder, open_stores
@@ -37,7 +41,9 @@ from search_api import evaluation
 from search_api.calibrate import calibrate
 from search_api.search.calibration import META_KEY
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "relevance"
+DATA = SHARED_DATA / "relevance"
+#: ``--smoke``: judged queries (and their known items) kept per data set, plus filler articles.
+SMOKE_QUERIES, SMOKE_FILLER = 3, 12
 MODELS = {"minilm": "all-MiniLM-L6-v2", "use": "use-multilingual-v3"}
 #: (data set, split, query languages); None = the set's own queries.jsonl.
 RUNS: list[tuple[str, str, list[str | None]]] = [
@@ -68,6 +74,35 @@ def language_copy(dataset: Path, lang: str | None, root: Path) -> Path:
     return copy
 
 
+def smoke_copy(dataset: Path, root: Path) -> Path:
+    """A tiny copy of ``dataset``: per qrels split its first :data:`SMOKE_QUERIES` judged
+    queries (every query language) with their judged articles, plus filler articles."""
+    copy = root / "data" / f"smoke-{dataset.name}"
+    (copy / "qrels").mkdir(parents=True, exist_ok=True)
+    docs: set[str] = set()
+    queries: set[str] = set()
+    for qrels in sorted((dataset / "qrels").glob("*.tsv")):
+        header, *lines = qrels.read_text(encoding="utf-8").splitlines()
+        judged = [line.split("\t") for line in lines if int(line.split("\t")[2]) > 0]
+        chosen = list(dict.fromkeys(qid for qid, *_ in judged))[:SMOKE_QUERIES]
+        kept = [row for row in judged if row[0] in chosen]
+        queries.update(chosen)
+        docs.update(row[1] for row in kept)
+        body = [header, *("\t".join(row) for row in kept)]
+        (copy / "qrels" / qrels.name).write_text("\n".join(body) + "\n", encoding="utf-8")
+    with gzip.open(dataset / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
+        rows = [
+            line for n, line in enumerate(fh) if n < SMOKE_FILLER or json.loads(line)["_id"] in docs
+        ]
+    with gzip.open(copy / "corpus.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.writelines(rows)
+    for source in dataset.glob("queries*.jsonl"):
+        lines = source.read_text(encoding="utf-8").splitlines()
+        picked = [line for line in lines if json.loads(line)["_id"] in queries]
+        (copy / source.name).write_text("\n".join(picked) + "\n", encoding="utf-8")
+    return copy
+
+
 def speed(settings: Settings, texts: list[str], queries: list[str]) -> dict[str, float]:
     """Raw passages/s (batched, the settings' threads) and one-thread query latency (ms)."""
     embedder = make_embedder(settings)
@@ -95,10 +130,16 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path("/tmp/ml-eval"))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="A seconds-long run (tiny data).")
     args = parser.parse_args()
+    sets = {name: DATA / name for name in dict.fromkeys(r[0] for r in RUNS)}
+    if args.smoke:
+        sets = {name: smoke_copy(path, args.root) for name, path in sets.items()}
     evaluation.MEASURES["Recall@10"] = ir_measures.parse_measure("R@10")
     model = MODELS[args.encoder]
-    out: dict[str, Any] = {"encoder": model, "ingest": {}, "runs": []}
+    out: dict[str, Any] = {"encoder": model, "machine": machine(), "ingest": {}, "runs": []}
+    if args.smoke:
+        out["smoke"] = True
 
     def settings_for(name: str) -> Settings:
         return Settings(
@@ -113,7 +154,7 @@ def main() -> None:
         stores = open_stores(settings_for(name))
         try:
             started = time.perf_counter()
-            report = ingest(stores, [DATA / name])
+            report = ingest(stores, [sets[name]])
             seconds = time.perf_counter() - started
             out["ingest"][name] = {
                 "seconds": round(seconds, 1),
@@ -121,17 +162,17 @@ def main() -> None:
                 "embedded": stores.embedder.computed,
                 "total_paragraphs": stores.catalog.counts().get("paragraphs"),
             }
-            print(name, out["ingest"][name], flush=True)
+            print(name, out["ingest"][name], file=sys.stderr, flush=True)
         finally:
             stores.close()
 
     stores = open_stores(settings_for("checkthat2021-politifact-1k"))
     try:
-        result = calibrate(stores, DATA / "checkthat2021-politifact-1k", split="train")
+        result = calibrate(stores, sets["checkthat2021-politifact-1k"], split="train")
     finally:
         stores.close()
     out["threshold"] = result.threshold
-    print("threshold", result.threshold, flush=True)
+    print("threshold", result.threshold, file=sys.stderr, flush=True)
     for name in dict.fromkeys(r[0] for r in RUNS):
         stores = open_stores(settings_for(name))
         stores.catalog.set_meta(META_KEY, str(result.threshold))
@@ -139,7 +180,7 @@ def main() -> None:
 
     for name, split, langs in RUNS:
         for lang in langs:
-            root = language_copy(DATA / name, lang, args.root)
+            root = language_copy(sets[name], lang, args.root)
             started = time.perf_counter()
             evaluated = evaluation.evaluate(
                 root, settings_for(name), split=split, variants=VARIANTS, ingest_corpus=False
@@ -152,15 +193,15 @@ def main() -> None:
             }
             row["seconds"] = round(time.perf_counter() - started, 1)
             out["runs"].append(row)
-            print(json.dumps(row), flush=True)
+            print(json.dumps(row), file=sys.stderr, flush=True)
 
     with gzip.open(DATA / "gnad-xling" / "corpus.jsonl.gz", "rt") as fh:
-        texts = [" ".join(json.loads(line)["text"].split()[:120]) for line in fh][:400]
+        texts = [" ".join(json.loads(line)["text"].split()[:120]) for line in fh]
     with (DATA / "gnad-xling" / "queries.en.jsonl").open() as fh:
-        queries = [json.loads(line)["text"] for line in fh][:100]
+        queries = [json.loads(line)["text"] for line in fh]
+    texts, queries = (texts[:16], queries[:10]) if args.smoke else (texts[:400], queries[:100])
     out["speed"] = speed(settings_for("speed"), texts, queries)
-    print("speed", out["speed"], flush=True)
-    args.out.write_text(json.dumps(out, indent=1))
+    emit(out, args.out)
 
 
 if __name__ == "__main__":
