@@ -30,10 +30,11 @@ from typing import Any
 import ir_measures
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmarks.common import DATA as SHARED_DATA
-from benchmarks.common import emit, machine
+from common import DATA as SHARED_DATA  # also puts the repository on sys.path
+from common import emit, machine
+
 from indexer.pipeline import ingest
 from indexer.settings import Settings
 from indexer.stores import make_embedder, open_stores

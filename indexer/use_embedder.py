@@ -147,6 +147,8 @@ class UseEmbedder:
         with self._lock:
             if self._session is None:
                 path = self.model_path
+                if not path.is_file():
+                    raise FileNotFoundError(f"USE graph (NEWSSEARCH_MODEL_FILE) not found: {path}")
                 try:
                     import onnxruntime as ort
                     from onnxruntime_extensions import get_library_path

@@ -90,6 +90,20 @@ def test_index_records_its_encoder_and_refuses_another(
     open_stores(settings, embedder).close()  # its own encoder still opens it
 
 
+def test_the_cli_refuses_another_encoder_with_a_message_not_a_traceback(
+    tmp_path: Path, settings_for: Any, embedder: Embedder, corpus: Path
+) -> None:
+    settings = settings_for(tmp_path / "idx")
+    _minilm_index(settings, embedder, corpus)
+    env = {"NEWSSEARCH_MODEL": "use-multilingual-v3"}
+    for args in (["search", "Wahl"], ["check"]):
+        result = CliRunner().invoke(app, [*args, "--index", str(settings.index)], env=env)
+        assert result.exit_code == 2, result.output
+        assert "newssearch reembed --model use-multilingual-v3" in " ".join(result.output.split())
+        assert "Traceback" not in result.output and result.exception is not None
+        assert isinstance(result.exception, SystemExit)
+
+
 def test_reembed_switches_an_index_and_search_works_after_it(
     tmp_path: Path, settings_for: Any, embedder: Embedder, corpus: Path, use: CachedEmbedder
 ) -> None:

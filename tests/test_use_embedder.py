@@ -80,6 +80,18 @@ def test_chosen_by_name_in_settings_with_its_own_batch_size() -> None:
     assert embedder.model_path.stat().st_size > 10_000_000
 
 
+@needs_extra
+def test_another_copy_of_the_graph_is_loaded_from_model_file(tmp_path: Path) -> None:
+    copy = tmp_path / "use.onnx"
+    copy.symlink_to(bundled_graph())
+    embedder = make_embedder(Settings(model="use-multilingual-v3", model_file=copy))
+    assert isinstance(embedder, UseEmbedder) and embedder.model_path == copy
+    assert embedder.embed_query(EN).shape == (USE_DIM,)
+    broken = make_embedder(Settings(model="use-multilingual-v3", model_file=tmp_path / "no.onnx"))
+    with pytest.raises(FileNotFoundError, match=r"NEWSSEARCH_MODEL_FILE.*no\.onnx"):
+        broken.embed_query(EN)
+
+
 def test_missing_extra_is_a_clear_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
 
