@@ -150,6 +150,17 @@ class Catalog:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def replace_meta(self, values: Mapping[str, str | None]) -> None:
+        """Set (or, for ``None``, delete) several settings in one transaction that also bumps
+        the generation: a reader sees all of them changed or none (an encoder switch)."""
+        with self._lock, self._tx():
+            for key, value in values.items():
+                if value is None:
+                    self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+                else:
+                    self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            self._bump_generation()
+
     def generation(self) -> int:
         """The index generation: bumped by every commit or delete (0 for a new index)."""
         value = self.get_meta("generation")

@@ -35,7 +35,13 @@ class Settings(BaseSettings):
     index: Path = Field(default_factory=_default_index, description="Index directory.")
     lexical: Literal["embedded", "elasticsearch"] = "embedded"
 
+    #: A sentence-transformers name or path, or ``use-multilingual-v3`` (Google's multilingual
+    #: USE, 512-d, from the optional extra ``newssearch[multilingual]``; indexer/use_embedder.py).
     model: str = DEFAULT_MODEL
+    model_file: Path | None = Field(
+        None,
+        description="Another copy of the USE ONNX graph (default: the nanoranker wheel's).",
+    )
     #: ``onnx-int8``: the model exported once to ONNX and quantised to int8 (per channel),
     #: run by ONNX Runtime: 2.5x the passages/s of ``torch`` fp32 and a quarter of its query
     #: latency here, at cosine 0.99 to the fp32 vectors and the same dev nDCG
@@ -125,7 +131,7 @@ class Settings(BaseSettings):
         "it the request is refused (HTTP 400), never truncated.",
     )
 
-    @field_validator("index", "embedding_cache", "model_cache", mode="after")
+    @field_validator("index", "embedding_cache", "model_cache", "model_file", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

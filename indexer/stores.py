@@ -8,12 +8,16 @@ it with a different model is refused with a clear error instead of mixing vector
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from indexer.catalog import Catalog
 from indexer.dedup import StoryIndex
 from indexer.embedder import CachedEmbedder, Embedder, SentenceTransformerEmbedder
+from indexer.errors import NewsSearchError
 from indexer.lexical.base import LexicalBackend
+from indexer.reembed import finish_reembed
 from indexer.settings import Settings
+from indexer.use_embedder import USE_BATCH, UseEmbedder, is_use_model
 from indexer.vectors import VectorStore
 
 
@@ -92,6 +96,12 @@ def make_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
     """The embedder ``settings`` describe (loaded lazily); ``threads`` overrides
     ``settings.model_threads`` (serving uses one thread per query)."""
     threads = threads or settings.model_threads
+    if is_use_model(settings.model):
+        # Its own ONNX graph (tokenizer inside): model_backend does not apply.
+        # Its best batch here is 8 (146 paragraphs/s against 82 at 32: the graph pads inside);
+        # an explicitly set batch_size still wins.
+        batch = settings.batch_size if "batch_size" in settings.model_fields_set else USE_BATCH
+        return UseEmbedder(graph=settings.model_file, batch_size=batch, threads=threads)
     if settings.model_backend == "onnx-int8":
         from indexer.onnx_embedder import OnnxEmbedder
 
@@ -112,23 +122,40 @@ def make_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
     )
 
 
+class EncoderMismatch(NewsSearchError, ValueError):
+    """The index was built with another encoder than the one asked for; the message names
+    both, how to use the index's own encoder and how to switch the index to the other."""
+
+    def __init__(self, index: Path, recorded: str, requested: str) -> None:
+        self.index, self.recorded, self.requested = index, recorded, requested
+        name = recorded.split("|", 1)[0]
+        backend = "onnx-int8" if "|onnx-int8|" in recorded else "torch"
+        use = f"NEWSSEARCH_MODEL={name}"
+        if not is_use_model(name):
+            use += f" NEWSSEARCH_MODEL_BACKEND={backend}"
+        super().__init__(
+            f"index {index} was built with embedding model {recorded!r}, not {requested!r} "
+            f"(vectors of two encoders are not comparable); search it with {use}, or "
+            f"re-embed it: newssearch reembed --model {requested.split('|', 1)[0]} "
+            f"--index {index}"
+        )
+
+
 def open_stores(settings: Settings, embedder: Embedder | None = None) -> Stores:
     """Open (creating if needed) the index at ``settings.index``.
 
-    Raises ``ValueError`` when the index was built with another embedding model.
+    Completes an interrupted encoder switch (:func:`indexer.reembed.finish_reembed`), then
+    raises :class:`EncoderMismatch` (a ``ValueError``) when the index was built with another
+    embedding model than ``embedder`` / the settings' one.
     """
     settings.index.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(settings.index / "catalog.sqlite")
+    finish_reembed(catalog, settings.index)  # a switch of encoder a crash interrupted
     inner = embedder or make_embedder(settings)
     recorded = catalog.get_meta("model_key")
     if recorded is not None and recorded != inner.model_key:
         catalog.close()
-        backend = "onnx-int8" if "|onnx-int8|" in recorded else "torch"
-        raise ValueError(
-            f"index {settings.index} was built with embedding model {recorded!r}, not "
-            f"{inner.model_key!r}; use that model (NEWSSEARCH_MODEL, and "
-            f"NEWSSEARCH_MODEL_BACKEND={backend}) or a new --index directory"
-        )
+        raise EncoderMismatch(settings.index, recorded, inner.model_key)
     cached = CachedEmbedder(inner, settings.embedding_cache)
     dim_meta = catalog.get_meta("dim")
     dim = int(dim_meta) if dim_meta else cached.dim

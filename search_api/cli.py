@@ -26,7 +26,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from indexer.errors import NewsSearchError
 from indexer.settings import Settings
-from indexer.stores import open_stores
+from indexer.stores import Stores, open_stores
 from search_api.cli_output import FormatOpt, JsonOpt, choose, emit
 from search_api.rows import object_row
 
@@ -105,6 +105,16 @@ def fail(message: str) -> None:
     """Print ``message`` and exit with status 2."""
     err.print(f"[red]error:[/red] {message}")
     raise typer.Exit(2)
+
+
+def open_index(settings: Settings) -> Stores:
+    """:func:`~indexer.stores.open_stores`, with its refusals (e.g. an index built with another
+    encoder) printed as a message and exit status 2 instead of a traceback."""
+    try:
+        return open_stores(settings)
+    except NewsSearchError as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
 
 
 def parse_fields(fields: list[str]) -> dict[str, str]:
@@ -186,9 +196,8 @@ def _ingest(
     settings: Settings, paths: list[Path], field_map: dict[str, str]
 ) -> tuple[dict[str, Any], list[Any]]:
     from indexer.pipeline import ingest as run
-    from indexer.stores import open_stores
 
-    stores = open_stores(settings)
+    stores = open_index(settings)
     try:
         with Progress(
             SpinnerColumn(),
@@ -277,9 +286,8 @@ def check(
     (default output: json)."""
     shown = choose(fmt, False, default="json")
     from indexer.pipeline import check as run_check
-    from indexer.stores import open_stores
 
-    stores = open_stores(make_settings(index, backend))
+    stores = open_index(make_settings(index, backend))
     try:
         div = run_check(stores)
         out = {**div.as_dict(), **stores.catalog.counts()}
@@ -311,9 +319,8 @@ def repair(
     shown = choose(fmt, False, default="json")
     from indexer.pipeline import rebuild_lexical
     from indexer.pipeline import repair as run_repair
-    from indexer.stores import open_stores
 
-    stores = open_stores(make_settings(index, backend))
+    stores = open_index(make_settings(index, backend))
     out: dict[str, int] = {}
     try:
         if lexical:
@@ -336,9 +343,8 @@ def delete(
     """Remove articles from the catalog and both stores (default output: json)."""
     shown = choose(fmt, False, default="json")
     from indexer.pipeline import delete as run_delete
-    from indexer.stores import open_stores
 
-    stores = open_stores(make_settings(index, backend))
+    stores = open_index(make_settings(index, backend))
     try:
         n = run_delete(stores, article_ids)
     finally:
@@ -370,7 +376,7 @@ def stories(
     settings = make_settings(index, backend)
     if threshold is not None:
         settings = settings.model_copy(update={"story_threshold": threshold})
-    stores = open_stores(settings)
+    stores = open_index(settings)
     try:
         out = recluster(stores)
     except NewsSearchError as exc:
@@ -400,7 +406,7 @@ def calibrate(
     from search_api.calibrate import calibrate as run
     from search_api.search.calibration import META_KEY
 
-    stores = open_stores(make_settings(index, backend))
+    stores = open_index(make_settings(index, backend))
     try:
         result = run(stores, dataset, split=split, precision=precision)
         if write:
@@ -427,6 +433,7 @@ from search_api.cli_articles import (  # noqa: E402
     versions_command,
 )
 from search_api.cli_eval import eval_command  # noqa: E402
+from search_api.cli_reembed import reembed_command  # noqa: E402
 from search_api.cli_search import (  # noqa: E402
     export_command,
     facets_command,
@@ -439,6 +446,7 @@ app.command("facets")(facets_command)
 app.command("timeline")(timeline_command)
 app.command("export")(export_command)
 app.command("eval")(eval_command)
+app.command("reembed")(reembed_command)
 app.command("show")(show_command)
 app.command("similar")(similar_command)
 app.command("versions")(versions_command)

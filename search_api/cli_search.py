@@ -162,8 +162,7 @@ def _fail(message: str) -> None:
 
 
 def _engine(index: Path | None, backend: str | None) -> Any:
-    from indexer.stores import open_stores
-    from search_api.cli import reading_settings
+    from search_api.cli import open_index, reading_settings
     from search_api.engine import SearchEngine
 
     settings = reading_settings(index, backend)
@@ -172,7 +171,7 @@ def _engine(index: Path | None, backend: str | None) -> Any:
             f"no index at {settings.index}; "
             f"run `newssearch ingest PATH --index {settings.index}` first"
         )
-    stores = open_stores(settings)
+    stores = open_index(settings)
     return stores, SearchEngine(stores)
 
 

@@ -29,12 +29,12 @@ SEED_TITLE = "Weltraum, Waffen und Proteste: Worüber Putin und Tokajew sprachen
 
 
 #: Suites that must really execute under CI: a skipped test of one fails the run.
-MUST_RUN_IN_CI = ("elasticsearch", "browser")
+MUST_RUN_IN_CI = ("elasticsearch", "browser", "multilingual")
 _skipped: dict[str, list[str]] = {marker: [] for marker in MUST_RUN_IN_CI}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Remember skipped Elasticsearch and browser tests (see ``pytest_sessionfinish``)."""
+    """Remember skipped tests of the must-run suites (see ``pytest_sessionfinish``)."""
     # An expected failure ran (pytest reports it as skipped with ``wasxfail``): not a skip.
     if not report.skipped or hasattr(report, "wasxfail"):
         return
@@ -44,8 +44,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Under CI a skipped Elasticsearch or browser test fails the run: those suites must
-    really execute (``.ci/run`` installs Java for the node and Chromium for the browser)."""
+    """Under CI a skipped Elasticsearch, browser or multilingual test fails the run: those
+    suites must really execute (``.ci/run`` installs Java for the node and Chromium for the
+    browser; scripts/setup installs the ``multilingual`` extra with ``test``)."""
     if not os.environ.get("CI") or exitstatus != 0:
         return
     for marker, nodeids in _skipped.items():

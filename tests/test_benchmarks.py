@@ -313,3 +313,21 @@ def test_stories_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
     # The first 300 BBC articles hold exact copies; every one lands in its original's story.
     assert bbc["exact_copies"] > 0 and row["exact_copies_found"] == bbc["exact_copies"]
     assert row["pairs"] >= row["stories_with_copies"] > 0
+
+
+@pytest.mark.multilingual
+def test_encoders_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
+    from indexer.use_embedder import use_available
+
+    if not use_available():
+        pytest.skip("optional extra newssearch[multilingual] is not installed")
+    out = tmp_path / "encoders.json"
+    args = ["--encoder", "use", "--smoke", "--root", str(tmp_path / "root"), "--out", str(out)]
+    result = json_result(run_bench("encoders.py", args, bench_env), out)
+    assert result["encoder"] == "use-multilingual-v3" and 0.1 <= result["threshold"] <= 0.95
+    directions = {(r["dataset"], r["split"], r["lang"]) for r in result["runs"]}
+    assert ("gnad-xling", "test", "ru") in directions and len(directions) == 8
+    for run in result["runs"]:
+        assert set(run["results"]) == {"bm25", "dense", "hybrid", "dense-all", "hybrid-all"}
+        assert "Recall@10" in run["results"]["hybrid"]
+    assert result["speed"]["paragraphs_per_s"] > 0

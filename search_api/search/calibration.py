@@ -26,6 +26,8 @@ from indexer.stores import Stores
 #: relevant (docs/result-set.md).
 CALIBRATED: dict[str, float] = {
     "all-MiniLM-L6-v2": 0.64,
+    # Universal Sentence Encoder multilingual v3 (indexer/use_embedder.py), same procedure.
+    "use-multilingual-v3": 0.63,
 }
 FALLBACK = 0.75
 META_KEY = "min_similarity"
