@@ -14,10 +14,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from search_api.cli_output import FormatOpt, JsonOpt, choose, emit
+from search_api.cli_output import FormatOpt, JsonOpt, bar_progress, choose, emit
 
 _err = Console(stderr=True)
 
@@ -110,15 +109,7 @@ def eval_command(
         variants[mode] = request
     _err.print(f"index: {settings.index}")
     try:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=_err,
-            transient=True,
-            disable=not _err.is_terminal,
-        ) as progress:
+        with bar_progress(_err) as progress:
             tasks: dict[str, Any] = {}
 
             def on_progress(name: str, done: int, total: int) -> None:

@@ -22,6 +22,8 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from search_api.rows import Row, cell
 
@@ -116,3 +118,17 @@ def print_table(rows: list[Row], columns: Sequence[str] = ()) -> None:
 def _short(value: Any) -> str:
     text = " ".join(cell(value).split())
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 3] + "..."
+
+
+def bar_progress(console: Console) -> Progress:
+    """A progress bar of counted work (description, bar, done/total, elapsed) on ``console``,
+    shown only when it is a terminal and cleared when done."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )

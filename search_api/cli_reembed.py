@@ -13,10 +13,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from indexer.errors import NewsSearchError
-from search_api.cli_output import FormatOpt, choose, emit
+from search_api.cli_output import FormatOpt, bar_progress, choose, emit
 from search_api.rows import object_row
 
 _err = Console(stderr=True)
@@ -59,15 +58,7 @@ def reembed_command(
     catalog = Catalog(settings.index / "catalog.sqlite")
     embedder = CachedEmbedder(make_embedder(settings), settings.embedding_cache)
     try:
-        with Progress(
-            TextColumn("re-embedding"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=_err,
-            transient=True,
-            disable=not _err.is_terminal,
-        ) as progress:
+        with bar_progress(_err) as progress:
             task = progress.add_task("re-embedding", total=None)
 
             def on_progress(done: int, total: int) -> None:
