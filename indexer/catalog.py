@@ -22,8 +22,9 @@ It is the source of truth the two stores are checked against. Contracts:
   before it have neither until ``newssearch stories`` clusters them. Version 2 adds
   ``story_buckets``, the LSH buckets of every committed signature (below), filled from the
   stored signatures by the migration (in batches, in its one transaction).
-- ``story_buckets`` holds one row per ``(band, key, article_id)`` (:class:`indexer.dedup.
-  Banding`) for each **committed** article with a signature, with the banding recorded in
+- ``story_buckets`` holds one row per ``(band, key, num)`` (:class:`indexer.dedup.Banding`;
+  ``num`` is the article's number in ``story_ids``, so the rows do not repeat a url-long
+  article id) for each **committed** article with a signature, with the banding recorded in
   ``meta.story_minhash`` (:class:`indexer.dedup.StoryParams`). :meth:`stage` and
   :meth:`delete_articles` remove an article's rows in their transaction; a commit's
   clustering (:meth:`put_buckets`, inside :meth:`transaction`) writes them.
@@ -81,13 +82,17 @@ CREATE INDEX IF NOT EXISTS paragraphs_vec ON paragraphs(vec_id, paragraph_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _BUCKETS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS story_ids (
+    num INTEGER PRIMARY KEY,
+    article_id TEXT NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS story_buckets (
     band INTEGER NOT NULL,
     key INTEGER NOT NULL,
-    article_id TEXT NOT NULL,
-    PRIMARY KEY (band, key, article_id)
+    num INTEGER NOT NULL,
+    PRIMARY KEY (band, key, num)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS story_buckets_article ON story_buckets(article_id);
+CREATE INDEX IF NOT EXISTS story_buckets_num ON story_buckets(num);
 """
 _BUCKET_BATCH = 5000
 
@@ -104,13 +109,32 @@ def _fill_buckets(db: sqlite3.Connection, banding: Banding) -> int:
         ).fetchall()
         if not rows:
             return indexed
-        batch: list[tuple[int, int, str]] = []
         for article_id, blob in rows:
             buckets = banding.buckets(decode(bytes(blob)))
             indexed += bool(buckets)
-            batch.extend((band, key, article_id) for band, key in buckets)
-        db.executemany("INSERT OR IGNORE INTO story_buckets VALUES (?, ?, ?)", batch)
+            _insert_buckets(db, article_id, buckets)
         last = rows[-1][0]
+
+
+def _remove_buckets(db: sqlite3.Connection, article_id: str) -> None:
+    """Delete the LSH buckets of ``article_id`` and its number (call inside a transaction)."""
+    row = db.execute("SELECT num FROM story_ids WHERE article_id = ?", (article_id,)).fetchone()
+    if row is not None:
+        db.execute("DELETE FROM story_buckets WHERE num = ?", (row[0],))
+        db.execute("DELETE FROM story_ids WHERE num = ?", (row[0],))
+
+
+def _insert_buckets(db: sqlite3.Connection, article_id: str, buckets: Sequence[Bucket]) -> None:
+    """Give ``article_id`` (which has none) a number and its ``buckets`` (inside a
+    transaction; nothing for no bucket)."""
+    if not buckets:
+        return
+    cursor = db.execute("INSERT INTO story_ids (article_id) VALUES (?)", (article_id,))
+    num = cursor.lastrowid
+    db.executemany(
+        "INSERT OR IGNORE INTO story_buckets VALUES (?, ?, ?)",
+        [(band, key, num) for band, key in buckets],
+    )
 
 
 def _migrate_story_buckets(db: sqlite3.Connection) -> None:
@@ -121,6 +145,7 @@ def _migrate_story_buckets(db: sqlite3.Connection) -> None:
         if statement.strip():
             db.execute(statement)
     db.execute("DELETE FROM story_buckets")
+    db.execute("DELETE FROM story_ids")
     row = db.execute("SELECT value FROM meta WHERE key = 'story_minhash'").fetchone()
     if row is None:
         return  # never clustered: no signature to index
@@ -278,9 +303,7 @@ class Catalog:
                 self._db.execute(
                     "DELETE FROM paragraphs WHERE article_id = ?", (article.article_id,)
                 )
-                self._db.execute(
-                    "DELETE FROM story_buckets WHERE article_id = ?", (article.article_id,)
-                )
+                _remove_buckets(self._db, article.article_id)
                 self._db.execute(
                     f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES "
                     "(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(article_id) DO UPDATE SET "
@@ -369,7 +392,7 @@ class Catalog:
                 )
                 removed.extend(int(r[0]) for r in rows)
                 self._db.execute("DELETE FROM paragraphs WHERE article_id = ?", (aid,))
-                self._db.execute("DELETE FROM story_buckets WHERE article_id = ?", (aid,))
+                _remove_buckets(self._db, aid)
                 self._db.execute("DELETE FROM articles WHERE article_id = ?", (aid,))
         return removed
 
@@ -382,11 +405,8 @@ class Catalog:
         """Make ``buckets`` the LSH buckets of ``article_id`` (none: it leaves the index), in
         the current transaction (:meth:`transaction`) or one of its own."""
         with self._lock, self._tx():
-            self._db.execute("DELETE FROM story_buckets WHERE article_id = ?", (article_id,))
-            self._db.executemany(
-                "INSERT OR IGNORE INTO story_buckets VALUES (?, ?, ?)",
-                [(band, key, article_id) for band, key in buckets],
-            )
+            _remove_buckets(self._db, article_id)
+            _insert_buckets(self._db, article_id, buckets)
 
     def bucket_candidates(self, buckets: Sequence[Bucket]) -> set[str]:
         """The distinct articles sharing at least one of ``buckets`` (one indexed lookup of
@@ -394,9 +414,10 @@ class Catalog:
         out: set[str] = set()
         with self._lock:
             for chunk in _chunks(list(buckets), 200):
-                sql = " UNION ".join(
-                    ["SELECT article_id FROM story_buckets WHERE band = ? AND key = ?"] * len(chunk)
+                nums = " UNION ".join(
+                    ["SELECT num FROM story_buckets WHERE band = ? AND key = ?"] * len(chunk)
                 )
+                sql = f"SELECT article_id FROM story_ids WHERE num IN ({nums})"
                 rows = self._db.execute(sql, [v for bucket in chunk for v in bucket])
                 out.update(str(r[0]) for r in rows)
         return out
@@ -409,6 +430,7 @@ class Catalog:
             raise ValueError("rebuild_buckets needs a banding")
         with self._lock, self._tx():
             self._db.execute("DELETE FROM story_buckets")
+            self._db.execute("DELETE FROM story_ids")
             indexed = _fill_buckets(self._db, params.banding)
             self._db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('story_minhash', ?)", (params.dump(),)
