@@ -197,6 +197,8 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        # 32 MB of page cache (default 2 MB): the LSH buckets' inserts land at random keys.
+        self._db.execute("PRAGMA cache_size=-32768")
         self._tx_depth = 0
         self._db.executescript(SCHEMA)
         self._migrate()

@@ -49,12 +49,12 @@ class Stores:
         """The LSH index of the committed signatures, its buckets in the catalog: nothing is
         loaded. Call it inside the write's :meth:`~indexer.catalog.Catalog.transaction` (only
         writers need it: ingest, delete, ``newssearch stories``). When the recorded banding is
-        not the one for this writer's ``story_threshold`` (a new threshold, or a catalog
-        migrated with the default one), or with ``rebuild`` (signatures stored outside a
+        not the one for this writer's ``story_threshold`` (a threshold with other bands, or a
+        catalog migrated with the default one), or with ``rebuild`` (signatures stored outside a
         commit: ``newssearch stories``), every bucket is rewritten first, in that transaction."""
         params = self._recorded_story_params()
         wanted = params.banded(self.settings.story_threshold)
-        if rebuild or params != wanted:
+        if rebuild or params.banding != wanted.banding:
             self.catalog.rebuild_buckets(wanted)
         return StoryIndex(self.settings.story_threshold, params.num_perm, self.catalog)
 
