@@ -75,7 +75,8 @@ def similarity(a: Signature, b: Signature) -> float:
 DEFAULT_THRESHOLD = 0.6
 #: One LSH bucket of a signature: ``(band, key)``, ``key`` a signed 64-bit hash of the band's
 #: ``rows`` hash values (two signatures share a bucket iff that band of theirs is equal, up to
-#: 64-bit hash collisions, which only add candidates that the threshold check then drops).
+#: 64-bit hash collisions, ~3e-8 per band at a million articles, which only add a candidate
+#: that is checked against the threshold like any other).
 Bucket = tuple[int, int]
 
 
