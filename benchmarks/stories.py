@@ -11,6 +11,16 @@ stdout (and ``--out``), the same as markdown tables on stderr.
     python benchmarks/stories.py                      # every corpus, thresholds 0.5 .. 0.9
     python benchmarks/stories.py --corpus bbc --threshold 0.6 --show 10
     python benchmarks/stories.py --smoke              # 300 BBC articles, one threshold
+    python benchmarks/stories.py --buckets 10000,100000   # the catalog's LSH buckets
+
+``--buckets N,...`` measures the catalog's ``story_buckets`` instead, on N synthetic
+signatures (random, a tenth of them near-copies of another) in a real catalog: bytes per
+article in SQLite (``dbstat``: table and index pages), time per article to write its buckets
+(in transactions of 1,000, as commits do) and to look up its candidates, the first write of a
+new process (open the catalog, cluster and commit one new copy), and for comparison the
+time to fill the buckets from the stored signatures (what the migration to schema version 2
+and a re-band for another threshold do), and for comparison the in-memory datasketch
+``MinHashLSH`` a writing process used to rebuild at its first write.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sqlite3
 import sys
 import tempfile
 import time
@@ -34,8 +45,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import DATA as SHARED  # noqa: E402
 from common import emit, machine  # noqa: E402
 
+from indexer.catalog import Catalog  # noqa: E402
 from indexer.chunker import chunk_article  # noqa: E402
-from indexer.dedup import StoryIndex, decode, shingles, signature  # noqa: E402
+from indexer.dedup import (  # noqa: E402
+    Banding,
+    StoryIndex,
+    StoryParams,
+    decode,
+    shingles,
+    signature,
+)
 from indexer.models import Article  # noqa: E402
 from indexer.readers import read_paths  # noqa: E402
 
@@ -50,6 +69,8 @@ CORPORA = {
     "ru": "ru_news_samples.ru.jsonl",
 }
 DATA = SHARED / "corpora"
+#: Article ids are urls by default: the bucket rows repeat the id (``--buckets``).
+URL_LIKE = "https://www.example-news.com/2026/12/02/politik/story-"
 
 
 class _Signatures:
@@ -180,6 +201,99 @@ def run(
     return out
 
 
+def synthetic(n: int, perms: int, seed: int, prefix: str) -> dict[str, bytes]:
+    """``n`` random signatures, every tenth a copy of an earlier one with 20 % of its values
+    replaced (estimated Jaccard ~0.8); ids ``prefix`` + a number."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    sigs = rng.integers(0, 2**32, (n, perms), dtype=np.uint64).astype("<u4")
+    for i in range(10, n, 10):
+        src = int(rng.integers(0, i))
+        keep = rng.random(perms) >= 0.2
+        sigs[i, keep] = sigs[src, keep]
+    return {f"{prefix}{i:07d}": sigs[i].tobytes() for i in range(n)}
+
+
+def buckets_run(n: int, threshold: float, perms: int, seed: int, prefix: str) -> dict[str, Any]:
+    """The catalog's LSH buckets at ``n`` articles (module docstring)."""
+    import numpy as np
+    from datasketch import LeanMinHash, MinHashLSH
+
+    sigs = synthetic(n, perms, seed, prefix)
+    banding = Banding.for_threshold(threshold, perms)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "catalog.sqlite"
+        catalog = Catalog(path)
+        ids = list(sigs)
+        for i in range(0, n, 5000):
+            chunk = ids[i : i + 5000]
+            catalog.stage([(Article(article_id=a, body="x"), [], "h") for a in chunk], sigs)
+            catalog.mark_committed(chunk)
+        started = time.perf_counter()
+        for i in range(0, n, 1000):
+            with catalog.transaction():
+                for a in ids[i : i + 1000]:
+                    catalog.put_buckets(a, banding.buckets(decode(sigs[a])))
+        insert_s = time.perf_counter() - started
+        started = time.perf_counter()  # what the migration to version 2 and a re-band do
+        indexed = catalog.rebuild_buckets(StoryParams(3, perms).banded(threshold))
+        fill_s = time.perf_counter() - started
+        assert indexed == n, indexed
+        sample = random.Random(seed).sample(ids, min(n, 2000))
+        started = time.perf_counter()
+        found = sum(
+            len(catalog.bucket_candidates(banding.buckets(decode(sigs[a])))) for a in sample
+        )
+        lookup_s = time.perf_counter() - started
+        catalog.close()
+        stat = sqlite3.connect(path)
+        db_bytes = stat.execute(  # the bucket and id tables with their indexes
+            "SELECT SUM(pgsize) FROM dbstat WHERE name IN ('story_buckets', "
+            "'story_buckets_num', 'story_ids', 'sqlite_autoindex_story_ids_1')"
+        ).fetchone()[0]
+        stat.close()
+        # First write of a new process: open, cluster one new copy of an article, commit.
+        copy = "t-new"
+        started = time.perf_counter()
+        fresh = Catalog(path)
+        fresh.stage([(Article(article_id=copy, body="x"), [], "h")], {copy: sigs[ids[0]]})
+        with fresh.transaction():
+            stories = StoryIndex(threshold, perms, fresh).assign(fresh, [copy])
+            fresh.mark_committed([copy], stories)
+        first_write_s = time.perf_counter() - started
+        assert stories[copy] == stories[ids[0]], stories
+        fresh.close()
+    started = time.perf_counter()
+    lsh = MinHashLSH(threshold=threshold, num_perm=perms)
+    with lsh.insertion_session() as session:
+        for a, blob in sigs.items():
+            hv = decode(blob).astype(np.uint64)
+            session.insert(a, LeanMinHash(seed=1, hashvalues=hv), check_duplication=False)
+    rebuild_s = time.perf_counter() - started
+    out = {
+        "articles": n,
+        "id_chars": len(prefix) + 7,
+        "bands": banding.bands,
+        "rows": banding.rows,
+        "bucket_bytes_per_article": round(db_bytes / n),
+        "insert_us_per_article": round(insert_s / n * 1e6, 1),
+        "lookup_us_per_article": round(lookup_s / len(sample) * 1e6, 1),
+        "candidates_per_lookup": round(found / len(sample), 2),
+        "first_write_ms": round(first_write_s * 1000, 1),
+        "fill_from_signatures_s": round(fill_s, 2),
+        "old_in_memory_rebuild_s": round(rebuild_s, 2),
+    }
+    say(
+        f"| {n} | {len(prefix) + 7} | {banding.bands}x{banding.rows} | "
+        f"{out['bucket_bytes_per_article']} B | "
+        f"{out['insert_us_per_article']} us | {out['lookup_us_per_article']} us | "
+        f"{out['first_write_ms']} ms | {out['fill_from_signatures_s']} s | "
+        f"{out['old_in_memory_rebuild_s']} s |"
+    )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", choices=sorted(CORPORA), action="append")
@@ -191,7 +305,34 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--smoke", action="store_true", help="300 BBC articles, t=0.6.")
     parser.add_argument("--out", type=Path, default=None, help="Also write the JSON here.")
+    parser.add_argument(
+        "--buckets",
+        default=None,
+        help="Comma-separated sizes: measure the catalog's LSH buckets on synthetic signatures.",
+    )
     args = parser.parse_args()
+    if args.buckets:
+        t = (args.threshold or [0.6])[0]
+        say(
+            "| articles | id chars | bands | bytes/article | insert | lookup | first write "
+            "| fill (migration) | old rebuild |"
+        )
+        say("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        sizes = [int(x) for x in args.buckets.split(",")]
+        emit(
+            {
+                "machine": machine(),
+                "threshold": t,
+                "num_perm": args.perms,
+                "buckets": [
+                    buckets_run(n, t, args.perms, args.seed, prefix)
+                    for n in sizes
+                    for prefix in ("s", URL_LIKE)
+                ],
+            },
+            args.out,
+        )
+        return
     if args.smoke:
         args.corpus, args.threshold, args.limit = ["bbc"], [0.6], 300
     thresholds = args.threshold or [0.5, 0.6, 0.7, 0.8, 0.9]

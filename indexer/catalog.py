@@ -19,7 +19,15 @@ It is the source of truth the two stores are checked against. Contracts:
   an older catalog applies the missing steps in order, each in one transaction, never a
   rebuild. Version 1 adds each article's ``story`` (near-duplicate cluster id, see
   :mod:`indexer.dedup`) and ``minhash`` (its stored signature); articles of an index from
-  before it have neither until ``newssearch stories`` clusters them.
+  before it have neither until ``newssearch stories`` clusters them. Version 2 adds
+  ``story_buckets``, the LSH buckets of every committed signature (below), filled from the
+  stored signatures by the migration (in batches, in its one transaction).
+- ``story_buckets`` holds one row per ``(band, key, num)`` (:class:`indexer.dedup.Banding`;
+  ``num`` is the article's number in ``story_ids``, so the rows do not repeat a url-long
+  article id) for each **committed** article with a signature, with the banding recorded in
+  ``meta.story_minhash`` (:class:`indexer.dedup.StoryParams`). :meth:`stage` and
+  :meth:`delete_articles` remove an article's rows in their transaction; a commit's
+  clustering (:meth:`put_buckets`, inside :meth:`transaction`) writes them.
 - Stories change only in the transaction of a commit or delete (:meth:`mark_committed`,
   :meth:`delete_articles`, :meth:`set_stories`), each of which bumps the generation.
 """
@@ -30,7 +38,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +46,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from indexer.dedup import DEFAULT_THRESHOLD, Banding, Bucket, StoryParams, decode
 from indexer.models import Article, Filters, Paragraph
 
 SCHEMA = """
@@ -72,13 +81,89 @@ CREATE INDEX IF NOT EXISTS paragraphs_article ON paragraphs(article_id);
 CREATE INDEX IF NOT EXISTS paragraphs_vec ON paragraphs(vec_id, paragraph_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-#: Schema steps after :data:`SCHEMA` (version 0): entry ``i`` takes version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[str, ...] = (
+_BUCKETS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS story_ids (
+    num INTEGER PRIMARY KEY,
+    article_id TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS story_buckets (
+    band INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    num INTEGER NOT NULL,
+    PRIMARY KEY (band, key, num)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS story_buckets_num ON story_buckets(num);
+"""
+_BUCKET_BATCH = 5000
+
+
+def _fill_buckets(db: sqlite3.Connection, banding: Banding) -> int:
+    """Insert the buckets of every committed signature of ``banding.num_perm`` values, in
+    batches of articles (call inside a transaction); returns the articles indexed."""
+    last, indexed = "", 0
+    while True:
+        rows = db.execute(
+            "SELECT article_id, minhash FROM articles WHERE state = 'committed' "
+            "AND minhash IS NOT NULL AND article_id > ? ORDER BY article_id LIMIT ?",
+            (last, _BUCKET_BATCH),
+        ).fetchall()
+        if not rows:
+            return indexed
+        for article_id, blob in rows:
+            buckets = banding.buckets(decode(bytes(blob)))
+            indexed += bool(buckets)
+            _insert_buckets(db, article_id, buckets)
+        last = rows[-1][0]
+
+
+def _remove_buckets(db: sqlite3.Connection, article_id: str) -> None:
+    """Delete the LSH buckets of ``article_id`` and its number (call inside a transaction)."""
+    row = db.execute("SELECT num FROM story_ids WHERE article_id = ?", (article_id,)).fetchone()
+    if row is not None:
+        db.execute("DELETE FROM story_buckets WHERE num = ?", (row[0],))
+        db.execute("DELETE FROM story_ids WHERE num = ?", (row[0],))
+
+
+def _insert_buckets(db: sqlite3.Connection, article_id: str, buckets: Sequence[Bucket]) -> None:
+    """Give ``article_id`` (which has none) a number and its ``buckets`` (inside a
+    transaction; nothing for no bucket)."""
+    if not buckets:
+        return
+    cursor = db.execute("INSERT INTO story_ids (article_id) VALUES (?)", (article_id,))
+    num = cursor.lastrowid
+    db.executemany(
+        "INSERT OR IGNORE INTO story_buckets VALUES (?, ?, ?)",
+        [(band, key, num) for band, key in buckets],
+    )
+
+
+def _migrate_story_buckets(db: sqlite3.Connection) -> None:
+    """Version 2: the ``story_buckets`` table, filled from the stored signatures with the
+    banding for the default threshold (a writer with another one re-bands at its first
+    write); the banding is recorded in ``meta.story_minhash``."""
+    for statement in _BUCKETS_SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("DELETE FROM story_buckets")
+    db.execute("DELETE FROM story_ids")
+    row = db.execute("SELECT value FROM meta WHERE key = 'story_minhash'").fetchone()
+    if row is None:
+        return  # never clustered: no signature to index
+    params = StoryParams.parse(str(row[0])).banded(DEFAULT_THRESHOLD)
+    assert params.banding is not None
+    _fill_buckets(db, params.banding)
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('story_minhash', ?)", (params.dump(),))
+
+
+#: Schema steps after :data:`SCHEMA` (version 0): entry ``i`` takes version ``i`` to ``i + 1``
+#: (SQL statements, or a function run in the step's transaction).
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """
     ALTER TABLE articles ADD COLUMN story TEXT;
     ALTER TABLE articles ADD COLUMN minhash BLOB;
     CREATE INDEX IF NOT EXISTS articles_story ON articles(story);
     """,
+    _migrate_story_buckets,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _ARTICLE_COLUMNS = (
@@ -112,6 +197,9 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        # 32 MB of page cache (default 2 MB): the LSH buckets' inserts land at random keys.
+        self._db.execute("PRAGMA cache_size=-32768")
+        self._tx_depth = 0
         self._db.executescript(SCHEMA)
         self._migrate()
         #: Set by :meth:`load_id_map`: sorted vec_ids, their paragraph ids, and ids learnt since.
@@ -128,9 +216,13 @@ class Catalog:
             )
         for step in range(version, SCHEMA_VERSION):
             with self._tx():
-                for statement in MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
+                migration = MIGRATIONS[step]
+                if callable(migration):
+                    migration(self._db)
+                else:
+                    for statement in migration.split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {step + 1}")
 
     def schema_version(self) -> int:
@@ -194,7 +286,8 @@ class Catalog:
         signatures: Mapping[str, bytes | None] | None = None,
     ) -> dict[str, list[int]]:
         """Record ``(article, paragraphs, content_hash)`` items as pending, replacing older
-        versions, in one transaction. ``content_hash`` is what :meth:`committed_hashes` will
+        versions (and their LSH buckets: a pending article is in none), in one transaction.
+        ``content_hash`` is what :meth:`committed_hashes` will
         return for the article (the hash of the record as read, see ``indexer.pipeline``);
         ``signatures`` its near-duplicate signature (:mod:`indexer.dedup`). An article's
         ``story`` is kept until its commit assigns the new one.
@@ -212,6 +305,7 @@ class Catalog:
                 self._db.execute(
                     "DELETE FROM paragraphs WHERE article_id = ?", (article.article_id,)
                 )
+                _remove_buckets(self._db, article.article_id)
                 self._db.execute(
                     f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES "
                     "(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(article_id) DO UPDATE SET "
@@ -287,9 +381,9 @@ class Catalog:
     def delete_articles(
         self, article_ids: Iterable[str], stories: Mapping[str, str] | None = None
     ) -> list[int]:
-        """Remove articles and their paragraphs and write ``stories`` (the remaining members'
-        new story ids), bumping the generation, in one transaction; returns the removed
-        paragraphs' vec_ids."""
+        """Remove articles, their paragraphs and LSH buckets and write ``stories`` (the
+        remaining members' new story ids), bumping the generation, in one transaction;
+        returns the removed paragraphs' vec_ids."""
         removed: list[int] = []
         with self._lock, self._tx():
             self._bump_generation()
@@ -300,6 +394,7 @@ class Catalog:
                 )
                 removed.extend(int(r[0]) for r in rows)
                 self._db.execute("DELETE FROM paragraphs WHERE article_id = ?", (aid,))
+                _remove_buckets(self._db, aid)
                 self._db.execute("DELETE FROM articles WHERE article_id = ?", (aid,))
         return removed
 
@@ -307,6 +402,47 @@ class Catalog:
     def signatures(self, article_ids: Sequence[str]) -> dict[str, bytes | None]:
         """Stored signatures of the given articles (any state); unknown ids are absent."""
         return self._column_by_id("minhash", article_ids)
+
+    def put_buckets(self, article_id: str, buckets: Sequence[Bucket]) -> None:
+        """Make ``buckets`` the LSH buckets of ``article_id`` (none: it leaves the index), in
+        the current transaction (:meth:`transaction`) or one of its own."""
+        with self._lock, self._tx():
+            _remove_buckets(self._db, article_id)
+            _insert_buckets(self._db, article_id, buckets)
+
+    def bucket_candidates(self, buckets: Sequence[Bucket]) -> set[str]:
+        """The distinct articles sharing at least one of ``buckets`` (one indexed lookup of
+        ``(band, key)`` per bucket)."""
+        out: set[str] = set()
+        with self._lock:
+            for chunk in _chunks(list(buckets), 200):
+                nums = " UNION ".join(
+                    ["SELECT num FROM story_buckets WHERE band = ? AND key = ?"] * len(chunk)
+                )
+                sql = f"SELECT article_id FROM story_ids WHERE num IN ({nums})"
+                rows = self._db.execute(sql, [v for bucket in chunk for v in bucket])
+                out.update(str(r[0]) for r in rows)
+        return out
+
+    def rebuild_buckets(self, params: StoryParams) -> int:
+        """Replace every LSH bucket with those of ``params.banding`` (another threshold than
+        the recorded one) and record ``params``, in one transaction; returns the articles
+        indexed."""
+        if params.banding is None:
+            raise ValueError("rebuild_buckets needs a banding")
+        with self._lock, self._tx():
+            self._db.execute("DELETE FROM story_buckets")
+            self._db.execute("DELETE FROM story_ids")
+            indexed = _fill_buckets(self._db, params.banding)
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('story_minhash', ?)", (params.dump(),)
+            )
+        return indexed
+
+    def bucket_rows(self) -> int:
+        """Rows of ``story_buckets`` (tests, benchmarks)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM story_buckets").fetchone()[0])
 
     def _column_by_id(self, column: str, article_ids: Sequence[str]) -> dict[str, Any]:
         """``column`` (a name from this module, never user input) of the given articles."""
@@ -550,7 +686,14 @@ class Catalog:
         return out
 
     def _tx(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self)
+
+    def transaction(self) -> _Transaction:
+        """A write transaction (``BEGIN IMMEDIATE``: other writers wait) holding this
+        catalog's lock; the writes of this catalog inside it join it instead of committing
+        on their own, and it commits at the end or rolls everything back on an exception.
+        A commit's clustering runs in one, so what it reads cannot change before it writes."""
+        return _Transaction(self)
 
 
 _PARA_SELECT = (
@@ -578,14 +721,28 @@ def _paragraph(r: tuple[Any, ...]) -> Paragraph:
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+    """Reentrant: only the outermost one begins and ends the SQLite transaction."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.catalog._lock.acquire()
+        try:
+            if self.catalog._tx_depth == 0:
+                self.catalog._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.catalog._lock.release()
+            raise
+        self.catalog._tx_depth += 1
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        try:
+            self.catalog._tx_depth -= 1
+            if self.catalog._tx_depth == 0:
+                self.catalog._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.catalog._lock.release()
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

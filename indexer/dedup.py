@@ -5,11 +5,15 @@ Contracts:
   shingles (``shingle`` consecutive words of its title and paragraph texts, case-folded,
   ``\\w+`` tokens); an article with no word has none and is always a story of its own. A
   signature is stored in the catalog as ``num_perm`` little-endian uint32 (datasketch's hash
-  values are below 2**32), so a process rebuilds the LSH index from the catalog, never from a
-  file of its own: nothing to keep crash-safe but SQLite.
+  values are below 2**32).
 - Two articles are **near-duplicates** when the Jaccard similarity estimated from their
-  signatures is at least ``threshold``. LSH (:class:`datasketch.MinHashLSH` tuned for that
-  threshold) only proposes candidates; every candidate is checked against the threshold.
+  signatures is at least ``threshold``. LSH only proposes candidates: the signature is cut
+  into the ``b`` bands of ``r`` values :class:`datasketch.MinHashLSH` chooses for that
+  threshold (:class:`Banding`), and two articles are candidates when one band of theirs is
+  equal (they share a **bucket**). Every candidate is checked against the threshold.
+- The buckets of every committed signature live in the catalog (table ``story_buckets``,
+  written in the transaction of each commit or delete): nothing to rebuild, nothing to keep
+  crash-safe but SQLite, and two writing processes see each other's articles.
 - A **story** is a connected component of the near-duplicate graph (single linkage: a copy of
   a copy is the same story). Its id is the smallest article id among its members, so it is a
   pure function of the committed articles: re-ingesting a changed article or deleting one
@@ -20,13 +24,17 @@ Contracts:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash, MinHashLSH
 
 _WORD = re.compile(r"\w+")
 Signature = npt.NDArray[np.uint32]
@@ -62,6 +70,95 @@ def similarity(a: Signature, b: Signature) -> float:
     return float(np.count_nonzero(a == b)) / len(a)
 
 
+#: ``story_threshold``'s default (:class:`indexer.settings.Settings`), and the banding a
+#: catalog migrated to schema version 2 is filled with.
+DEFAULT_THRESHOLD = 0.6
+#: One LSH bucket of a signature: ``(band, key)``, ``key`` a signed 64-bit hash of the band's
+#: ``rows`` hash values (two signatures share a bucket iff that band of theirs is equal, up to
+#: 64-bit hash collisions, ~3e-8 per band at a million articles, which only add a candidate
+#: that is checked against the threshold like any other).
+Bucket = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Banding:
+    """LSH banding: ``bands`` bands of ``rows`` hash values of a ``num_perm`` signature."""
+
+    num_perm: int
+    bands: int
+    rows: int
+
+    @classmethod
+    def for_threshold(cls, threshold: float, num_perm: int) -> Banding:
+        """The banding :class:`datasketch.MinHashLSH` chooses for ``threshold`` and
+        ``num_perm`` (its ``b`` and ``r``, default false positive/negative weights)."""
+        return _banding(threshold, num_perm)
+
+    def buckets(self, sig: Signature) -> list[Bucket]:
+        """The ``bands`` buckets of ``sig`` (none when it has another ``num_perm``)."""
+        if len(sig) != self.num_perm:
+            return []
+        raw = np.ascontiguousarray(sig, dtype="<u4").tobytes()
+        width = 4 * self.rows
+        return [
+            (
+                band,
+                int.from_bytes(
+                    hashlib.blake2b(raw[band * width : (band + 1) * width], digest_size=8).digest(),
+                    "little",
+                    signed=True,
+                ),
+            )
+            for band in range(self.bands)
+        ]
+
+
+@lru_cache(maxsize=32)
+def _banding(threshold: float, num_perm: int) -> Banding:
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return Banding(num_perm=num_perm, bands=int(lsh.b), rows=int(lsh.r))
+
+
+@dataclass(frozen=True)
+class StoryParams:
+    """What ``meta.story_minhash`` records: signature parameters (fixed at an index's first
+    clustering) and the banding its LSH buckets were written with (``banding`` None: none
+    written yet, or a record from before schema version 2).
+
+    Stored as JSON ``{"shingle", "num_perm", "threshold", "bands", "rows"}``; the version-1
+    form ``"<shingle>x<num_perm>"`` is still read."""
+
+    shingle: int
+    num_perm: int
+    threshold: float | None = None
+    banding: Banding | None = None
+
+    @classmethod
+    def parse(cls, value: str) -> StoryParams:
+        """The parameters in a ``meta.story_minhash`` value (either form)."""
+        if not value.startswith("{"):
+            legacy_shingle, legacy_perms = value.split("x")
+            return cls(int(legacy_shingle), int(legacy_perms))
+        raw = json.loads(value)
+        num_perm = int(raw["num_perm"])
+        banding = Banding(num_perm, int(raw["bands"]), int(raw["rows"])) if "bands" in raw else None
+        threshold = float(raw["threshold"]) if raw.get("threshold") is not None else None
+        return cls(int(raw["shingle"]), num_perm, threshold, banding)
+
+    def dump(self) -> str:
+        """The ``meta.story_minhash`` value (JSON form)."""
+        out: dict[str, object] = {"shingle": self.shingle, "num_perm": self.num_perm}
+        if self.banding is not None:
+            out.update(threshold=self.threshold, bands=self.banding.bands, rows=self.banding.rows)
+        return json.dumps(out, sort_keys=True)
+
+    def banded(self, threshold: float) -> StoryParams:
+        """These parameters with the banding for ``threshold``."""
+        return replace(
+            self, threshold=threshold, banding=Banding.for_threshold(threshold, self.num_perm)
+        )
+
+
 class StoryCatalog(Protocol):
     """What clustering reads from the catalog (:class:`indexer.catalog.Catalog` has it)."""
 
@@ -78,57 +175,114 @@ class StoryCatalog(Protocol):
         ...
 
 
-class StoryIndex:
-    """The LSH index of every committed signature, and the component search over it.
+class BucketStore(Protocol):
+    """Where an index keeps its LSH buckets and signatures: :class:`MemoryBuckets`, or the
+    catalog's ``story_buckets`` table (:class:`indexer.catalog.Catalog`)."""
 
-    Not thread-safe: the one writer of an index (ingest, the API's write lock) owns it.
+    def put_buckets(self, article_id: str, buckets: Sequence[Bucket]) -> None:
+        """Make ``buckets`` the buckets of ``article_id`` (none: it leaves the index)."""
+        ...
+
+    def bucket_candidates(self, buckets: Sequence[Bucket]) -> set[str]:
+        """The distinct articles that share at least one of ``buckets``."""
+        ...
+
+    def signatures(self, article_ids: Sequence[str]) -> dict[str, bytes | None]:
+        """Stored signatures of the given articles; unknown ids are absent."""
+        ...
+
+
+class MemoryBuckets:
+    """A :class:`BucketStore` in memory (tests, benchmarks; the product uses the catalog's)."""
+
+    def __init__(self) -> None:
+        self._table: dict[Bucket, set[str]] = {}
+        self._of: dict[str, list[Bucket]] = {}
+        self.sigs: dict[str, bytes] = {}
+
+    def put_buckets(self, article_id: str, buckets: Sequence[Bucket]) -> None:
+        """See :class:`BucketStore`."""
+        for bucket in self._of.pop(article_id, []):
+            members = self._table[bucket]
+            members.discard(article_id)
+            if not members:
+                del self._table[bucket]
+        if buckets:
+            self._of[article_id] = list(buckets)
+            for bucket in buckets:
+                self._table.setdefault(bucket, set()).add(article_id)
+
+    def bucket_candidates(self, buckets: Sequence[Bucket]) -> set[str]:
+        """See :class:`BucketStore`."""
+        return set().union(*(self._table.get(b, set()) for b in buckets))
+
+    def signatures(self, article_ids: Sequence[str]) -> dict[str, bytes | None]:
+        """See :class:`BucketStore`."""
+        return {a: self.sigs[a] for a in article_ids if a in self.sigs}
+
+
+class StoryIndex:
+    """LSH over committed signatures (buckets in a :class:`BucketStore`), and the component
+    search over it.
+
+    With the catalog as its store it holds no state of its own: its buckets are written in
+    the caller's transaction (a commit or delete), so it is never rebuilt and two writing
+    processes see each other's articles. Not thread-safe: the one writer of an index owns it.
     """
 
-    def __init__(self, threshold: float, num_perm: int) -> None:
+    def __init__(self, threshold: float, num_perm: int, store: BucketStore | None = None) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"story threshold must be in (0, 1], not {threshold}")
         self.threshold = threshold
         self.num_perm = num_perm
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self._sigs: dict[str, Signature] = {}
-
-    def __len__(self) -> int:
-        return len(self._sigs)
+        self.banding = Banding.for_threshold(threshold, num_perm)
+        self._memory: MemoryBuckets | None = None
+        if store is None:
+            store = self._memory = MemoryBuckets()
+        self.store: BucketStore = store
 
     @classmethod
     def load(cls, catalog: StoryCatalog, threshold: float, num_perm: int) -> StoryIndex:
-        """An index of every committed signature in ``catalog``."""
+        """An in-memory index of every committed signature in ``catalog``."""
         index = cls(threshold, num_perm)
-        with index._lsh.insertion_session() as session:
-            for article_id, blob in catalog.clustered_signatures():
-                sig = decode(blob)
-                if len(sig) != num_perm:
-                    continue  # made with other parameters: reclustering recomputes it
-                index._sigs[article_id] = sig
-                session.insert(article_id, _lean(sig), check_duplication=False)
+        for article_id, blob in catalog.clustered_signatures():
+            index.put(article_id, decode(blob))
         return index
 
     def put(self, article_id: str, sig: Signature | None) -> None:
-        """Insert, replace (``sig``) or remove (None) one article's signature."""
-        if article_id in self._sigs:
-            self._lsh.remove(article_id)
-            del self._sigs[article_id]
-        if sig is not None and len(sig) == self.num_perm:
-            self._sigs[article_id] = sig
-            self._lsh.insert(article_id, _lean(sig), check_duplication=False)
+        """Insert, replace (``sig``) or remove (None) one article's signature. A catalog store
+        holds the signature itself: only the buckets are written."""
+        buckets = [] if sig is None else self.banding.buckets(sig)
+        if self._memory is not None:
+            self._memory.sigs.pop(article_id, None)
+            if buckets and sig is not None:
+                self._memory.sigs[article_id] = np.asarray(sig, dtype="<u4").tobytes()
+        self.store.put_buckets(article_id, buckets)
 
     def neighbours(self, article_id: str) -> list[str]:
         """Indexed articles whose estimated Jaccard with ``article_id`` reaches the
-        threshold (the article itself left out; none when it is not indexed)."""
-        sig = self._sigs.get(article_id)
-        if sig is None:
+        threshold (the article itself left out; none when it has no usable signature)."""
+        blob = self.store.signatures([article_id]).get(article_id)
+        if blob is None:
             return []
-        found = self._lsh.query(_lean(sig))
-        return [
-            str(o)
-            for o in found
-            if o != article_id and similarity(sig, self._sigs[o]) >= self.threshold
-        ]
+        sig = decode(blob)
+        buckets = self.banding.buckets(sig)
+        if not buckets:
+            return []
+        found = self.store.bucket_candidates(buckets)
+        if article_id not in found:
+            return []  # not indexed (e.g. pending): none, as before it is committed
+        others = sorted(found - {article_id})
+        sigs = self.store.signatures(others)
+        out = []
+        for other in others:
+            theirs = sigs.get(other)
+            if theirs is None:
+                continue
+            decoded = decode(theirs)
+            if len(decoded) == self.num_perm and similarity(sig, decoded) >= self.threshold:
+                out.append(other)
+        return out
 
     def components(self, seeds: Iterable[str]) -> dict[str, str]:
         """For every article in a component holding one of ``seeds``: its story id."""
@@ -167,10 +321,6 @@ class StoryIndex:
         """The story of every one of ``article_ids`` (all the index holds, plus any without a
         signature: each its own story)."""
         return self.components(sorted(article_ids))
-
-
-def _lean(sig: Signature) -> LeanMinHash:
-    return LeanMinHash(seed=1, hashvalues=sig.astype(np.uint64))
 
 
 def changed_stories(old: Mapping[str, str | None], new: Mapping[str, str]) -> dict[str, str]:

@@ -19,7 +19,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -250,33 +249,21 @@ def _commit(stores: Stores, article_ids: list[str]) -> None:
     stores.lexical.commit()
     stores.vectors.save()
     if article_ids:
-        with _story_guard(stores):
+        with stores.catalog.transaction():
             stories = stores.story_index().assign(stores.catalog, article_ids)
             stores.catalog.mark_committed(article_ids, _changed(stores, stories))
-            stores.stories_written()
 
 
 def delete(stores: Stores, article_ids: Sequence[str]) -> int:
     """Remove articles from the catalog and both stores; returns paragraphs removed. The
     stories they belonged to are recomputed in the same catalog transaction."""
-    with _story_guard(stores):
+    with stores.catalog.transaction():
         stories = stores.story_index().assign(stores.catalog, [], article_ids)
         removed = stores.catalog.delete_articles(article_ids, _changed(stores, stories))
-        stores.stories_written()
     stores.lexical.delete_articles(article_ids)
     stores.vectors.remove(removed)
     _commit(stores, [])
     return len(removed)
-
-
-@contextmanager
-def _story_guard(stores: Stores) -> Iterator[None]:
-    """Drop the in-memory LSH index when the catalog write after it fails."""
-    try:
-        yield
-    except BaseException:
-        stores.forget_story_index()
-        raise
 
 
 def _changed(stores: Stores, stories: dict[str, str]) -> dict[str, str]:
@@ -289,8 +276,8 @@ def recluster(
     """Cluster every committed article into stories afresh (``newssearch stories``).
 
     Computes the signature of every committed article that lacks one (an index from before
-    stories: from its stored paragraphs), rebuilds the LSH index with the current
-    ``story_threshold`` and writes every story that changed in one transaction. Returns
+    stories: from its stored paragraphs), rewrites the LSH buckets with the banding of the
+    current ``story_threshold`` and writes every story that changed, in one transaction. Returns
     ``articles``, ``signed`` (signatures computed), ``stories`` and ``changed``.
     """
     catalog = stores.catalog
@@ -315,12 +302,12 @@ def recluster(
         signed += len(chunk)
         if on_progress:
             on_progress(signed)
-    stores.forget_story_index()
-    stories = stores.story_index().cluster_all(ids)
-    changed = _changed(stores, stories)
-    if changed:
-        catalog.set_stories(changed)
-    stores.stories_written()
+    with catalog.transaction():
+        index = stores.story_index(rebuild=True)  # signatures just computed have no bucket
+        stories = index.cluster_all(ids)
+        changed = _changed(stores, stories)
+        if changed:
+            catalog.set_stories(changed)
     return {
         "articles": len(ids),
         "signed": signed,

@@ -7,11 +7,11 @@ it with a different model is refused with a clear error instead of mixing vector
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.catalog import Catalog
-from indexer.dedup import StoryIndex
+from indexer.dedup import StoryIndex, StoryParams
 from indexer.embedder import CachedEmbedder, Embedder, SentenceTransformerEmbedder
 from indexer.errors import NewsSearchError
 from indexer.lexical.base import LexicalBackend
@@ -30,41 +30,33 @@ class Stores:
     lexical: LexicalBackend
     vectors: VectorStore
     embedder: CachedEmbedder
-    _stories: StoryIndex | None = field(default=None, repr=False)
-    #: The catalog generation ``_stories`` reflects (another process's write moves it).
-    _stories_generation: int = field(default=-1, repr=False)
 
     def story_params(self) -> tuple[int, int]:
         """``(shingle, num_perm)`` of this index's signatures: recorded at the first use,
         from the settings (signatures made with other parameters would not compare)."""
+        params = self._recorded_story_params()
+        return params.shingle, params.num_perm
+
+    def _recorded_story_params(self) -> StoryParams:
         recorded = self.catalog.get_meta("story_minhash")
         if recorded is None:
-            recorded = f"{self.settings.story_shingle}x{self.settings.story_num_perm}"
-            self.catalog.set_meta("story_minhash", recorded)
-        shingle, num_perm = recorded.split("x")
-        return int(shingle), int(num_perm)
+            params = StoryParams(self.settings.story_shingle, self.settings.story_num_perm)
+            self.catalog.set_meta("story_minhash", params.dump())
+            return params
+        return StoryParams.parse(recorded)
 
-    def story_index(self) -> StoryIndex:
-        """The LSH index of the committed signatures, built from the catalog on first use
-        (only writers need it: ingest, delete, ``newssearch stories``) and again whenever the
-        catalog's generation moved since this process's last write (another process wrote).
-        Call :meth:`stories_written` after each commit or delete it served."""
-        generation = self.catalog.generation()
-        if self._stories is None or generation != self._stories_generation:
-            _, num_perm = self.story_params()
-            self._stories = StoryIndex.load(self.catalog, self.settings.story_threshold, num_perm)
-            self._stories_generation = generation
-        return self._stories
-
-    def stories_written(self) -> None:
-        """This process committed a change the LSH index already holds (its own commit or
-        delete): the generation it reflects moves along."""
-        self._stories_generation = self.catalog.generation()
-
-    def forget_story_index(self) -> None:
-        """Drop the in-memory LSH index (after a failed write it may hold what the catalog
-        does not; the next use rebuilds it from the catalog)."""
-        self._stories = None
+    def story_index(self, *, rebuild: bool = False) -> StoryIndex:
+        """The LSH index of the committed signatures, its buckets in the catalog: nothing is
+        loaded. Call it inside the write's :meth:`~indexer.catalog.Catalog.transaction` (only
+        writers need it: ingest, delete, ``newssearch stories``). When the recorded banding is
+        not the one for this writer's ``story_threshold`` (a threshold with other bands, or a
+        catalog migrated with the default one), or with ``rebuild`` (signatures stored outside a
+        commit: ``newssearch stories``), every bucket is rewritten first, in that transaction."""
+        params = self._recorded_story_params()
+        wanted = params.banded(self.settings.story_threshold)
+        if rebuild or params.banding != wanted.banding:
+            self.catalog.rebuild_buckets(wanted)
+        return StoryIndex(self.settings.story_threshold, params.num_perm, self.catalog)
 
     def close(self) -> None:
         """Close every store. Idempotent."""

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from datasketch import LeanMinHash, MinHashLSH
 
-from indexer.dedup import StoryIndex, decode, shingles, signature, similarity
+from indexer.catalog import Catalog
+from indexer.dedup import Banding, Signature, StoryIndex, decode, shingles, signature, similarity
 from indexer.models import Article
 from indexer.pipeline import delete, ingest_articles
 from indexer.settings import Settings
@@ -94,3 +97,105 @@ def test_two_writers_on_one_index_keep_one_story(tmp_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+def _lsh_and_catalog_agree(
+    catalog: Catalog, sigs: dict[str, Signature], threshold: float, num_perm: int
+) -> int:
+    """For every signature: the articles sharing a bucket with it in ``catalog``'s
+    ``story_buckets`` are exactly those an in-memory datasketch ``MinHashLSH`` of the same
+    threshold and ``num_perm`` proposes; returns the candidates seen beyond the article."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    banding = Banding.for_threshold(threshold, num_perm)
+    assert (banding.bands, banding.rows) == (lsh.b, lsh.r)
+    for article_id, sig in sigs.items():
+        lsh.insert(article_id, LeanMinHash(seed=1, hashvalues=sig.astype(np.uint64)))
+    extra = 0
+    for article_id, sig in sigs.items():
+        want = set(lsh.query(LeanMinHash(seed=1, hashvalues=sig.astype(np.uint64))))
+        got = catalog.bucket_candidates(banding.buckets(sig))
+        assert got == want, article_id
+        extra += len(got) - 1
+    return extra
+
+
+def _generated(n: int, num_perm: int, seed: int = 3) -> dict[str, Signature]:
+    """``n`` random signatures, every other one a copy of an earlier one with 0-80 % of its
+    values replaced (estimated Jaccard from 1.0 down to ~0.2: all sides of any threshold)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, Signature] = {}
+    for i in range(n):
+        sig = rng.integers(0, 2**32, num_perm, dtype=np.uint64).astype(np.uint32)
+        if i % 2 and out:
+            base = out[f"g{rng.integers(0, len(out)):05d}"].copy()
+            replaced = rng.random(num_perm) < rng.uniform(0.0, 0.8)
+            base[replaced] = sig[replaced]
+            sig = base
+        out[f"g{i:05d}"] = sig
+    return out
+
+
+@pytest.mark.parametrize(("threshold", "num_perm"), [(0.6, 128), (0.8, 64), (0.4, 128)])
+def test_sqlite_buckets_propose_the_candidates_datasketch_does(
+    tmp_path: Path, threshold: float, num_perm: int
+) -> None:
+    sigs = _generated(1500, num_perm)
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    banding = Banding.for_threshold(threshold, num_perm)
+    try:
+        with catalog.transaction():
+            for article_id, sig in sigs.items():
+                catalog.put_buckets(article_id, banding.buckets(sig))
+        assert catalog.bucket_rows() == len(sigs) * banding.bands
+        assert _lsh_and_catalog_agree(catalog, sigs, threshold, num_perm) > 100
+        # Replaced and removed articles: their old rows are gone.
+        for i, article_id in enumerate(list(sigs)[:300]):
+            if i % 2:
+                catalog.put_buckets(article_id, [])
+                del sigs[article_id]
+            else:
+                sigs[article_id] = _generated(1, num_perm, seed=i)["g00000"]
+                catalog.put_buckets(article_id, banding.buckets(sigs[article_id]))
+        assert catalog.bucket_rows() == len(sigs) * banding.bands
+        _lsh_and_catalog_agree(catalog, sigs, threshold, num_perm)
+    finally:
+        catalog.close()
+
+
+def test_a_failed_write_leaves_no_bucket_behind(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    banding = Banding.for_threshold(0.6, 128)
+    sig = _generated(1, 128)["g00000"]
+    try:
+        catalog.put_buckets("kept", banding.buckets(sig))
+        with pytest.raises(RuntimeError), catalog.transaction():
+            catalog.put_buckets("lost", banding.buckets(sig))
+            catalog.put_buckets("kept", [])
+            raise RuntimeError("crash before the commit")
+        assert catalog.bucket_candidates(banding.buckets(sig)) == {"kept"}
+    finally:
+        catalog.close()
+
+
+def test_a_new_process_writes_without_loading_anything(tmp_path: Path) -> None:
+    """Stories need no in-memory index: a process's first write reads only the buckets it
+    touches (here: ingest, delete and a re-ingest each from a freshly opened index)."""
+    settings = Settings(index=tmp_path / "idx", embedding_cache=None)
+    for step in range(3):
+        stores = open_stores(settings, EMBEDDER)
+        try:
+            if step == 0:
+                ingest_articles(stores, [_article("b1"), _article("b2")])
+            elif step == 1:
+                ingest_articles(stores, [_article("b0")])
+            else:
+                delete(stores, ["b0"])
+            banding = Banding.for_threshold(settings.story_threshold, settings.story_num_perm)
+            assert stores.catalog.bucket_rows() == (2 + (step == 1)) * banding.bands
+        finally:
+            stores.close()
+    stores = open_stores(settings, EMBEDDER)
+    try:
+        assert stores.catalog.stories_of(["b1", "b2"]) == {"b1": "b1", "b2": "b1"}
+    finally:
+        stores.close()

@@ -15,10 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from datasketch import LeanMinHash, MinHashLSH
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from indexer.dedup import Banding, StoryIndex, StoryParams, decode
 from indexer.embedder import Embedder
 from indexer.models import Article
 from indexer.pipeline import check, delete, ingest_articles
@@ -29,6 +32,7 @@ from search_api.cli import app as cli_app
 from search_api.engine import SearchEngine
 from search_api.schemas import SearchRequest, SearchResponse
 
+BUCKET_ROWS = "SELECT band, key, article_id FROM story_buckets JOIN story_ids USING (num)"
 QUERIES = ["", "pension strike", "Budget", "Gaza", "Regierung", "Labour election", "Ukraine"]
 
 
@@ -253,7 +257,7 @@ def test_a_legacy_catalog_is_migrated_then_clustered_by_the_stories_command(
     db.close()
     legacy = open_stores(settings, embedder)
     try:
-        assert legacy.catalog.schema_version() == 1
+        assert legacy.catalog.schema_version() == 2
         assert set(stories_by_article(legacy).values()) == {None}
         engine = SearchEngine(legacy)
         resp = engine.search(SearchRequest(q="Budget", limit=100))
@@ -285,3 +289,57 @@ def test_cli_versions(stories_index: Settings, subprocess_env: dict[str, str]) -
         cli_app, ["versions", "nope", "--index", str(stories_index.index)], env=subprocess_env
     )
     assert unknown.exit_code == 2
+
+
+def test_a_version_1_catalog_gets_its_buckets_from_the_stored_signatures(
+    own_copy: Stores,
+) -> None:
+    """Migration 1 -> 2 fills ``story_buckets`` from the stored signatures (the same rows the
+    commits wrote, the candidates datasketch's in-memory LSH proposes on these real
+    signatures); a writer with another threshold re-bands once and clusters as a fresh
+    in-memory index of that threshold would."""
+    stores = own_copy
+    want = stories_by_article(stores)
+    path, settings, embedder = stores.catalog.path, stores.settings, stores.embedder.inner
+    stores.close()
+    db = sqlite3.connect(path)
+    rows = sorted(db.execute(BUCKET_ROWS))
+    assert rows  # written by the commits of the fixture's ingest
+    db.executescript(
+        "DROP TABLE story_buckets; DROP TABLE story_ids; "
+        "DELETE FROM meta WHERE key = 'story_minhash'; "
+        "INSERT INTO meta VALUES ('story_minhash', '3x128'); PRAGMA user_version = 1;"
+    )
+    db.close()
+    migrated = open_stores(settings, embedder)
+    try:
+        assert migrated.catalog.schema_version() == 2
+        assert stories_by_article(migrated) == want
+        db = sqlite3.connect(path)
+        assert sorted(db.execute(BUCKET_ROWS)) == rows
+        db.close()
+        params = StoryParams.parse(migrated.catalog.get_meta("story_minhash") or "")
+        assert params.banding == Banding.for_threshold(0.6, 128) and params.threshold == 0.6
+        sigs = {a: decode(b) for a, b in migrated.catalog.clustered_signatures()}
+        lsh = MinHashLSH(threshold=0.6, num_perm=128)
+        for a, sig in sigs.items():
+            lsh.insert(a, LeanMinHash(seed=1, hashvalues=sig.astype(np.uint64)))
+        for sig in sigs.values():
+            proposed = set(lsh.query(LeanMinHash(seed=1, hashvalues=sig.astype(np.uint64))))
+            assert migrated.catalog.bucket_candidates(params.banding.buckets(sig)) == proposed
+        delete(migrated, ["politics/069"])  # works on the migrated buckets
+        assert stories_by_article(migrated)["politics/312"] == "politics/311"
+    finally:
+        migrated.close()
+    strict = open_stores(settings.model_copy(update={"story_threshold": 0.9}), embedder)
+    try:
+        ingest_articles(strict, [Article(article_id="zz-new", title="Fresh", body="A new text.")])
+        params = StoryParams.parse(strict.catalog.get_meta("story_minhash") or "")
+        assert params.banding == Banding.for_threshold(0.9, 128) and params.threshold == 0.9
+        ids = strict.catalog.committed_article_ids()
+        fresh = StoryIndex.load(strict.catalog, 0.9, 128).cluster_all(ids)
+        assert strict.catalog.bucket_rows() == len(fresh) * params.banding.bands
+        recomputed = StoryIndex(0.9, 128, strict.catalog).cluster_all(ids)
+        assert recomputed == fresh
+    finally:
+        strict.close()
