@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -80,6 +81,15 @@ def jsonl_head(path: Path, n: int, keep: Any = None) -> list[dict[str, Any]]:
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
     return path
+
+
+def es_settings(settings_for: Any, index: Path, es_url: str, **kw: Any) -> Settings:
+    """Settings for an index directory on the Elasticsearch backend at ``es_url``, under an
+    index prefix of its own (tests never share an Elasticsearch index)."""
+    settings: Settings = settings_for(
+        index, lexical="elasticsearch", es_url=es_url, es_index_prefix=f"t{uuid4().hex[:10]}", **kw
+    )
+    return settings
 
 
 @pytest.fixture(scope="session")

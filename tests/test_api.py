@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -28,7 +27,7 @@ from indexer.stores import Stores, open_stores
 from search_api.api.app import PARAMETER_EXAMPLES
 from search_api.app import create_app
 from search_api.schemas import ExportRequest, SearchRequest, SimilarRequest
-from tests.conftest import SEED_TITLE
+from tests.conftest import SEED_TITLE, es_settings
 
 BACKENDS = ["embedded", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)]
 OPERATIONS = {
@@ -65,12 +64,7 @@ def es_stores(
     es_client: Elasticsearch,
 ) -> Iterator[Stores]:
     """The same corpus on a real Elasticsearch node (vectors from the session cache)."""
-    settings: Settings = settings_for(
-        tmp_path_factory.mktemp("es-api") / "de",
-        lexical="elasticsearch",
-        es_url=es_url,
-        es_index_prefix=f"t{uuid4().hex[:10]}",
-    )
+    settings = es_settings(settings_for, tmp_path_factory.mktemp("es-api") / "de", es_url)
     stores = open_stores(settings, embedder)
     report = ingest(stores, [german_corpus])
     assert report.skipped == 0 and report.embedded == 0, report.as_dict()

@@ -7,7 +7,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -17,12 +16,11 @@ from indexer.embedder import Embedder
 from indexer.models import Filters
 from indexer.pipeline import check, ingest
 from indexer.query import parse_query
-from indexer.settings import Settings
 from indexer.stores import Stores, open_stores
 from search_api.app import create_app
 from search_api.engine import SearchEngine
 from search_api.schemas import SearchRequest
-from tests.conftest import SEED_TITLE
+from tests.conftest import SEED_TITLE, es_settings
 from tests.plugins.es_node import ES_NODE, _free_port
 
 pytestmark = pytest.mark.elasticsearch
@@ -47,13 +45,6 @@ PARITY_QUERIES = [
 #: and normalises umlauts differently from tantivy's Snowball stemmer, so scores differ slightly
 #: and lists are not identical; measured here: ~0.9.
 PARITY_MIN_OVERLAP = 0.75
-
-
-def es_settings(settings_for: Any, index: Path, es_url: str) -> Settings:
-    settings: Settings = settings_for(
-        index, lexical="elasticsearch", es_url=es_url, es_index_prefix=f"t{uuid4().hex[:10]}"
-    )
-    return settings
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,6 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -42,7 +41,7 @@ from search_api.app import create_app
 from search_api.engine import SearchEngine
 from search_api.schemas import Facet, SearchRequest, SearchResponse
 from search_api.search import membership
-from tests.conftest import SEED
+from tests.conftest import SEED, es_settings
 
 BACKENDS = ["embedded", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)]
 #: Below the English-calibrated 0.64: German paragraphs reach ~0.4-0.6 under MiniLM.
@@ -113,17 +112,6 @@ def embedded_stores(built_index: Settings, embedder: Embedder) -> Iterator[Store
     opened = open_stores(built_index, embedder)
     yield opened
     opened.close()
-
-
-def es_settings(settings_for: Any, index: Path, es_url: str, **kw: Any) -> Settings:
-    settings: Settings = settings_for(
-        index,
-        lexical="elasticsearch",
-        es_url=es_url,
-        es_index_prefix=f"t{uuid4().hex[:10]}",
-        **kw,
-    )
-    return settings
 
 
 @pytest.fixture(scope="module")

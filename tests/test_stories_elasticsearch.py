@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -18,6 +17,7 @@ from indexer.settings import Settings
 from indexer.stores import Stores, open_stores
 from search_api.engine import SearchEngine
 from search_api.schemas import SearchRequest
+from tests.conftest import es_settings
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -42,12 +42,7 @@ def es_story_stores(
     es_url: str,
     es_client: Elasticsearch,
 ) -> Iterator[Stores]:
-    settings: Settings = settings_for(
-        tmp_path_factory.mktemp("es-stories") / "stories",
-        lexical="elasticsearch",
-        es_url=es_url,
-        es_index_prefix=f"t{uuid4().hex[:10]}",
-    )
+    settings = es_settings(settings_for, tmp_path_factory.mktemp("es-stories") / "stories", es_url)
     stores = open_stores(settings, embedder)
     report = ingest(stores, [stories_corpus])
     assert report.skipped == 0
