@@ -209,9 +209,7 @@ class SearchEngine:
             coord = membership.should_count(root, leaf_mask, size)
         semantic = np.zeros(size, dtype=bool)
         sem_positions = table.positions(got.semantic_ids)
-        sem_ordinals = np.where(
-            sem_positions >= 0, table.paragraph_ordinals[sem_positions], -1
-        ).astype(np.int64)
+        sem_ordinals = table.ordinals_at(sem_positions)
         if use_semantic:
             semantic[sem_ordinals[sem_ordinals >= 0]] = True
             if root is not None and not lexical_down:

@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -145,6 +146,38 @@ def german_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def ingested_index(settings: Settings, embedder: Embedder, corpus: Path) -> Settings:
+    """``corpus`` ingested into the index of ``settings`` (every record written); the stores
+    closed again."""
+    from indexer.pipeline import ingest
+
+    stores = open_stores(settings, embedder)
+    try:
+        report = ingest(stores, [corpus])
+        assert report.skipped == 0 and report.written == report.articles
+    finally:
+        stores.close()
+    return settings
+
+
+@contextmanager
+def ingested_es_stores(
+    settings_for: Any, index: Path, es_url: str, es: Any, embedder: Embedder, corpus: Path
+) -> Iterator[Stores]:
+    """Open stores over ``corpus`` ingested on the Elasticsearch node at ``es_url`` (an index
+    prefix of its own); the stores are closed and the Elasticsearch index deleted after."""
+    from indexer.pipeline import ingest
+
+    settings = es_settings(settings_for, index, es_url)
+    stores = open_stores(settings, embedder)
+    try:
+        assert ingest(stores, [corpus]).skipped == 0
+        yield stores
+    finally:
+        stores.close()
+        es.indices.delete(index=settings.es_index, ignore_unavailable=True)
+
+
 @pytest.fixture(scope="session")
 def built_index(
     tmp_path_factory: pytest.TempPathFactory,
@@ -153,16 +186,8 @@ def built_index(
     embedder: Embedder,
 ) -> Settings:
     """A real embedded index of ``german_corpus`` on disk (built once; treat as read-only)."""
-    from indexer.pipeline import ingest
-
     settings: Settings = settings_for(tmp_path_factory.mktemp("index") / "de")
-    stores = open_stores(settings, embedder)
-    try:
-        report = ingest(stores, [german_corpus])
-        assert report.skipped == 0 and report.written == report.articles
-    finally:
-        stores.close()
-    return settings
+    return ingested_index(settings, embedder, german_corpus)
 
 
 @pytest.fixture
@@ -228,13 +253,5 @@ def stories_index(
 ) -> Settings:
     """A real embedded index of ``stories_corpus`` on disk (built once; treat as read-only,
     copy it to change it)."""
-    from indexer.pipeline import ingest
-
     settings: Settings = settings_for(tmp_path_factory.mktemp("index") / "stories")
-    stores = open_stores(settings, embedder)
-    try:
-        report = ingest(stores, [stories_corpus])
-        assert report.skipped == 0 and report.written == report.articles
-    finally:
-        stores.close()
-    return settings
+    return ingested_index(settings, embedder, stories_corpus)

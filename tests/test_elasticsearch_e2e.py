@@ -20,7 +20,7 @@ from indexer.stores import Stores, open_stores
 from search_api.app import create_app
 from search_api.engine import SearchEngine
 from search_api.schemas import SearchRequest
-from tests.conftest import SEED_TITLE, es_settings
+from tests.conftest import SEED_TITLE, es_settings, ingested_es_stores
 from tests.plugins.es_node import ES_NODE, _free_port
 
 pytestmark = pytest.mark.elasticsearch
@@ -56,13 +56,9 @@ def es_stores(
     es_url: str,
     es_client: Elasticsearch,
 ) -> Iterator[Stores]:
-    settings = es_settings(settings_for, tmp_path_factory.mktemp("es-index") / "de", es_url)
-    stores = open_stores(settings, embedder)
-    report = ingest(stores, [german_corpus])
-    assert report.skipped == 0
-    yield stores
-    stores.close()
-    es_client.indices.delete(index=settings.es_index, ignore_unavailable=True)
+    index = tmp_path_factory.mktemp("es-index") / "de"
+    with ingested_es_stores(settings_for, index, es_url, es_client, embedder, german_corpus) as s:
+        yield s
 
 
 def test_seed_first_on_elasticsearch(es_stores: Stores) -> None:

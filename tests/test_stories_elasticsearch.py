@@ -12,12 +12,12 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from indexer.embedder import Embedder
-from indexer.pipeline import delete, ingest
+from indexer.pipeline import delete
 from indexer.settings import Settings
 from indexer.stores import Stores, open_stores
 from search_api.engine import SearchEngine
 from search_api.schemas import SearchRequest
-from tests.conftest import es_settings
+from tests.conftest import ingested_es_stores
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -42,13 +42,9 @@ def es_story_stores(
     es_url: str,
     es_client: Elasticsearch,
 ) -> Iterator[Stores]:
-    settings = es_settings(settings_for, tmp_path_factory.mktemp("es-stories") / "stories", es_url)
-    stores = open_stores(settings, embedder)
-    report = ingest(stores, [stories_corpus])
-    assert report.skipped == 0
-    yield stores
-    stores.close()
-    es_client.indices.delete(index=settings.es_index, ignore_unavailable=True)
+    index = tmp_path_factory.mktemp("es-stories") / "stories"
+    with ingested_es_stores(settings_for, index, es_url, es_client, embedder, stories_corpus) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

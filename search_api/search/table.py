@@ -199,8 +199,11 @@ class ArticleTable:
 
     def paragraph_articles(self, vec_ids: npt.NDArray[np.int64]) -> Ordinals:
         """Article ordinal per ``vec_id`` (``-1`` where the paragraph is not committed)."""
-        pos = self.positions(vec_ids)
-        out: Ordinals = np.where(pos >= 0, self.paragraph_ordinals[pos], -1)
+        return self.ordinals_at(self.positions(vec_ids))
+
+    def ordinals_at(self, positions: npt.NDArray[np.int64]) -> Ordinals:
+        """Article ordinal per paragraph position (``-1`` stays ``-1``)."""
+        out: Ordinals = np.where(positions >= 0, self.paragraph_ordinals[positions], -1)
         return out
 
     def articles_mask(self, vec_ids: npt.NDArray[np.int64]) -> Mask:
