@@ -20,11 +20,14 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from indexer.languages import DETECTED_LANGUAGES
+
 if TYPE_CHECKING:
     from lingua import LanguageDetector
 
-#: Languages the detector chooses from (ISO 639-1).
-LANGUAGES = ("de", "en", "ru", "fr", "es", "it", "nl", "pl", "uk", "tr", "pt")
+#: Languages the detector chooses from (ISO 639-1): those of :data:`indexer.languages.TABLE`
+#: marked ``detected``.
+LANGUAGES = DETECTED_LANGUAGES
 #: Fewer letters than this: too short to tell, ``None``.
 MIN_LETTERS = 12
 #: Characters of the text examined.

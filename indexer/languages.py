@@ -1,4 +1,13 @@
-"""The languages that get their own analysers, and their stop words: one place for both.
+"""Every language NewsSearch knows, in one table, and the facts derived from it.
+
+:data:`TABLE` holds one :class:`Language` per language: its ISO 639-1 code, the names and
+ISO 639-2 codes a record may give instead (``German``, ``deu`` ...), whether the language
+detector chooses it, and, for the languages with their own analysers, tantivy's Snowball
+stemmer / stop-word list name and Lucene's Snowball stemmer name for Elasticsearch. Everything
+else reads this table: :mod:`indexer.language` (:data:`DETECTED_LANGUAGES`),
+:mod:`indexer.readers.names` (:data:`LANGUAGE_NAMES`, :data:`ISO_639_2`), the embedded backend
+(:data:`SNOWBALL`) and the Elasticsearch backend (:data:`ELASTICSEARCH_SNOWBALL`). Adding a
+stemmed language changes both lexical backends' analysers, so their schema versions too.
 
 German, English and Russian text is Snowball-stemmed (``SNOWBALL`` names tantivy's stemmer per
 language code); every other language gets a standard analyser. Stop words are *not* removed
@@ -7,19 +16,87 @@ query parser drops optional stop-word terms from plain queries (:func:`is_stop_w
 
 The stop-word lists are tantivy's built-in ones (Lucene's English set, Snowball's German and
 Russian sets), not a copy typed out here: a word is a stop word when tantivy's stop-word filter
-for one of the languages removes it.
+for one of the languages removes it. Elasticsearch needs no stop-word list: neither backend
+removes stop words from the index, and the query parser marks them for both.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import tantivy
 
+
+@dataclass(frozen=True)
+class Language:
+    """What NewsSearch knows about one language."""
+
+    #: ISO 639-1 code, lower case: the ``language`` of articles and paragraphs.
+    code: str
+    #: Lower-case names a record may give for the language (English name, endonym).
+    names: tuple[str, ...] = ()
+    #: ISO 639-2 codes (terminology and bibliographic) a record may give.
+    iso_639_2: tuple[str, ...] = ()
+    #: Whether :func:`indexer.language.detect_language` chooses from this language.
+    detected: bool = True
+    #: tantivy's Snowball stemmer and stop-word list name; ``None``: the standard analyser.
+    snowball: str | None = None
+    #: Lucene's Snowball stemmer name (Elasticsearch's ``snowball`` filter), the closest to
+    #: tantivy's: tantivy runs the current Snowball algorithms, whose German includes what
+    #: Lucene (Snowball 2.0) ships as German2 (ae/oe/ue read as umlauts: "Israel" -> "isral",
+    #: "aktuell" -> "aktull").
+    elasticsearch_snowball: str | None = None
+
+
+#: The languages, in the detector's order (German, English and Russian first).
+TABLE: tuple[Language, ...] = (
+    Language(
+        "de",
+        names=("german", "deutsch"),
+        iso_639_2=("deu", "ger"),
+        snowball="german",
+        elasticsearch_snowball="German2",
+    ),
+    Language(
+        "en",
+        names=("english",),
+        iso_639_2=("eng",),
+        snowball="english",
+        elasticsearch_snowball="English",
+    ),
+    Language(
+        "ru",
+        names=("russian", "русский"),
+        iso_639_2=("rus",),
+        snowball="russian",
+        elasticsearch_snowball="Russian",
+    ),
+    Language("fr", names=("french", "français"), iso_639_2=("fra", "fre")),
+    Language("es", names=("spanish", "español"), iso_639_2=("spa",)),
+    Language("it", names=("italian",), iso_639_2=("ita",)),
+    Language("nl", names=("dutch",), iso_639_2=("nld", "dut")),
+    Language("pl", names=("polish",), iso_639_2=("pol",)),
+    Language("uk", names=("ukrainian",), iso_639_2=("ukr",)),
+    Language("tr", names=("turkish",), iso_639_2=("tur",)),
+    Language("pt", names=("portuguese",), iso_639_2=("por",)),
+)
+#: Language code -> its :class:`Language`.
+BY_CODE: dict[str, Language] = {language.code: language for language in TABLE}
 #: Language code -> tantivy's Snowball stemmer / stop-word list name.
-SNOWBALL: dict[str, str] = {"de": "german", "en": "english", "ru": "russian"}
+SNOWBALL: dict[str, str] = {lang.code: lang.snowball for lang in TABLE if lang.snowball}
 #: Language codes that get a stemming analyser; everything else uses the standard analyser.
 STEMMED_LANGUAGES: tuple[str, ...] = tuple(SNOWBALL)
+#: Language code -> Lucene's Snowball stemmer name, for each of ``STEMMED_LANGUAGES``.
+ELASTICSEARCH_SNOWBALL: dict[str, str] = {
+    lang.code: lang.elasticsearch_snowball for lang in TABLE if lang.elasticsearch_snowball
+}
+#: Languages the detector chooses from (ISO 639-1).
+DETECTED_LANGUAGES: tuple[str, ...] = tuple(lang.code for lang in TABLE if lang.detected)
+#: Lower-case language name -> ISO 639-1 code.
+LANGUAGE_NAMES: dict[str, str] = {name: lang.code for lang in TABLE for name in lang.names}
+#: ISO 639-2 code -> ISO 639-1 code.
+ISO_639_2: dict[str, str] = {code: lang.code for lang in TABLE for code in lang.iso_639_2}
 
 
 @cache

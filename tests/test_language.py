@@ -10,6 +10,14 @@ from pathlib import Path
 import pytest
 
 from indexer.language import LANGUAGES, detect_language
+from indexer.languages import (
+    BY_CODE,
+    ELASTICSEARCH_SNOWBALL,
+    SNOWBALL,
+    STEMMED_LANGUAGES,
+    TABLE,
+)
+from indexer.readers.names import ISO_639_1, normalise_language
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -68,6 +76,18 @@ def test_too_short_or_unclear_is_none(text: str) -> None:
 def test_codes_are_iso_639_1() -> None:
     assert all(len(code) == 2 and code.islower() for code in LANGUAGES)
     assert {"de", "en", "ru", "fr", "es", "it", "nl", "pl", "uk", "tr", "pt"} <= set(LANGUAGES)
+
+
+def test_one_table_for_every_language_fact() -> None:
+    """Detection, stemming (both backends) and name normalisation all read ``TABLE``."""
+    assert len(BY_CODE) == len(TABLE)
+    assert all(lang.code in ISO_639_1 for lang in TABLE)
+    assert tuple(lang.code for lang in TABLE if lang.detected) == LANGUAGES
+    assert STEMMED_LANGUAGES == ("de", "en", "ru")
+    assert set(SNOWBALL) == set(ELASTICSEARCH_SNOWBALL) == set(STEMMED_LANGUAGES)
+    for lang in TABLE:
+        for alias in (*lang.names, *lang.iso_639_2, lang.code, lang.code.upper() + "-XX"):
+            assert normalise_language(alias) == lang.code, alias
 
 
 def test_thread_safe_first_use() -> None:

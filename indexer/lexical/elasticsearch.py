@@ -63,7 +63,7 @@ from elasticsearch import (
 
 from indexer.catalog import vec_id
 from indexer.errors import BackendUnavailable, IngestError
-from indexer.languages import STEMMED_LANGUAGES
+from indexer.languages import ELASTICSEARCH_SNOWBALL, STEMMED_LANGUAGES
 from indexer.lexical.base import REBUILD_ADVICE, LexicalIndexOutdated, analyzer_language
 from indexer.lexical.embedded import MAX_TOKEN_CHARS
 from indexer.models import Filters, Hit, Paragraph
@@ -82,10 +82,9 @@ SCHEMA_VERSION = 3
 #: ``char::is_alphanumeric`` holds (the Unicode ``Alphabetic`` property or a number, general
 #: category Nd/Nl/No); everything else separates tokens ("U.S." -> u, s; "don't" -> don, t).
 TOKEN_SEPARATOR = r"[^\p{IsAlphabetic}\p{N}]+"
-#: Lucene's Snowball stemmer per stemmed language, the closest to tantivy's (``SNOWBALL``):
-#: tantivy runs the current Snowball algorithms, whose German includes what Lucene (Snowball
-#: 2.0) ships as German2 (ae/oe/ue read as umlauts: "Israel" -> "isral", "aktuell" -> "aktull").
-SNOWBALL_LANGUAGES = {"de": "German2", "en": "English", "ru": "Russian"}
+#: Lucene's Snowball stemmer per stemmed language, the closest to tantivy's (``SNOWBALL``); from
+#: :data:`indexer.languages.TABLE` (why German2: :class:`indexer.languages.Language`).
+SNOWBALL_LANGUAGES = ELASTICSEARCH_SNOWBALL
 #: Marks one extra UTF-8 byte of the character before it (never inside a token: not
 #: alphanumeric). See :func:`analysis`.
 _BYTE_MARK = "#"

@@ -6,7 +6,8 @@ Contracts:
 - :func:`resolve_url` makes a relative url absolute when the file's path names a site listed in
   :data:`KNOWN_SITE_BASES` (e.g. PolitiFact's BEIR corpus stores ``/factchecks/...`` paths);
   otherwise the url is returned unchanged.
-- :func:`normalise_language` returns a lower-case ISO 639-1 code or ``None``.
+- :func:`normalise_language` returns a lower-case ISO 639-1 code or ``None`` (names and ISO 639-2
+  codes of the languages in :data:`indexer.languages.TABLE` are recognised too).
 - :func:`language_from_path` reads the ``name.<code>.<ext>[.gz]`` convention (``*.de.jsonl``).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from indexer.languages import ISO_639_2, LANGUAGE_NAMES
 from indexer.readers.base import base_stem
 
 #: Sites whose corpora store site-relative urls: path keyword -> absolute base url.
@@ -209,39 +211,6 @@ ISO_639_1 = frozenset(
     ]
 )
 
-_LANGUAGE_NAMES = {
-    "german": "de",
-    "deutsch": "de",
-    "english": "en",
-    "russian": "ru",
-    "русский": "ru",
-    "french": "fr",
-    "français": "fr",
-    "spanish": "es",
-    "español": "es",
-    "italian": "it",
-    "dutch": "nl",
-    "polish": "pl",
-    "ukrainian": "uk",
-    "turkish": "tr",
-    "portuguese": "pt",
-}
-_ISO_639_2 = {
-    "deu": "de",
-    "ger": "de",
-    "eng": "en",
-    "rus": "ru",
-    "fra": "fr",
-    "fre": "fr",
-    "spa": "es",
-    "ita": "it",
-    "nld": "nl",
-    "dut": "nl",
-    "pol": "pl",
-    "ukr": "uk",
-    "tur": "tr",
-    "por": "pt",
-}
 _SECOND_LEVEL = {"co", "com", "org", "net", "gov", "ac", "edu", "or", "ne", "go"}
 _HOST_PREFIXES = ("www.", "www2.", "m.", "amp.", "mobile.")
 
@@ -290,7 +259,7 @@ def normalise_language(value: str) -> str | None:
     primary = text.split("-", 1)[0]
     if primary in ISO_639_1:
         return primary
-    return _ISO_639_2.get(primary) or _LANGUAGE_NAMES.get(text)
+    return ISO_639_2.get(primary) or LANGUAGE_NAMES.get(text)
 
 
 def language_from_path(path: Path) -> str | None:
