@@ -315,6 +315,18 @@ def test_stories_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
     assert row["pairs"] >= row["stories_with_copies"] > 0
 
 
+def test_decompound_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "decompound.json"
+    result = json_result(run_bench("decompound.py", ["--smoke", "--out", str(out)], bench_env), out)
+    assert result["articles"] == 100 and result["topics"] > 0
+    assert {"nDCG@10", "MRR@10", "Recall@10"} <= set(result["baseline"])
+    vocabulary = result["vocabulary"]  # needs no package: always measured
+    assert vocabulary["compounds"]["split_token_share"] > 0
+    for variant in ("index", "query", "both"):
+        assert {"nDCG@10", "MRR@10", "Recall@10"} <= set(vocabulary[variant])
+    assert "skipped" in result["charsplit"] or "both" in result["charsplit"]
+
+
 @pytest.mark.multilingual
 def test_encoders_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
     from indexer.use_embedder import use_available
