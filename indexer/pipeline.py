@@ -41,7 +41,9 @@ Batch = list[tuple[Article, list[Paragraph], str]]
 
 @dataclass
 class IngestReport:
-    """What an ingest did. ``problems`` lists every skipped record with file, line and reason."""
+    """What an ingest did. ``problems`` lists every skipped record with file, line and reason;
+    ``embedded`` counts texts that went through an encoder (a paragraph once per encoder of
+    the index that had no cached vector for it)."""
 
     files: int = 0
     records: int = 0
@@ -147,12 +149,12 @@ def ingest_articles(
     started = time.monotonic()
     report = IngestReport()
     report.repaired = repair(stores)
-    computed_before = stores.embedder.computed
+    computed_before = _computed(stores)
     count_tokens = stores.embedder.count_tokens
     max_tokens = stores.settings.max_chunk_tokens
     # None marks the end of a queue.
     to_embed: queue.Queue[Batch | None] = queue.Queue(maxsize=4)
-    to_write: queue.Queue[tuple[Batch, Vectors] | None] = queue.Queue(maxsize=4)
+    to_write: queue.Queue[tuple[Batch, list[Vectors]] | None] = queue.Queue(maxsize=4)
     failure: list[BaseException] = []
 
     def produce() -> None:
@@ -184,7 +186,7 @@ def ingest_articles(
         try:
             while (batch := to_embed.get()) is not None:
                 texts = [p.text for _, paras, _ in batch for p in paras]
-                to_write.put((batch, stores.embedder.embed_passages(texts)))
+                to_write.put((batch, [s.embedder.embed_passages(texts) for s in spaces]))
         except BaseException as exc:
             failure.append(exc)
             while to_embed.get() is not None:  # drain so the producer can finish
@@ -192,6 +194,7 @@ def ingest_articles(
         finally:
             to_write.put(None)
 
+    spaces = stores.spaces
     threads = [
         threading.Thread(target=produce, daemon=True),
         threading.Thread(target=embed, daemon=True),
@@ -222,12 +225,19 @@ def ingest_articles(
     finally:
         for t in threads:
             t.join(timeout=1)
-    report.embedded = stores.embedder.computed - computed_before
+    report.embedded = _computed(stores) - computed_before
     report.seconds = time.monotonic() - started
     return report
 
 
-def _write(stores: Stores, batch: Batch, vectors: Vectors) -> None:
+def _computed(stores: Stores) -> int:
+    """Texts really embedded so far, over every encoder of the index."""
+    return sum(s.embedder.computed for s in stores.spaces)
+
+
+def _write(stores: Stores, batch: Batch, vectors: list[Vectors]) -> None:
+    """Stage ``batch`` in the catalog and write it to the lexical store and to every dense
+    space (``vectors``: one array per space of :attr:`Stores.spaces`, rows per paragraph)."""
     shingle, num_perm = stores.story_params()
     signatures = {
         a.article_id: signature(
@@ -237,17 +247,21 @@ def _write(stores: Stores, batch: Batch, vectors: Vectors) -> None:
     }
     old = stores.catalog.stage(batch, signatures)
     stores.lexical.delete_articles([a.article_id for a, _, _ in batch])
-    stores.vectors.remove(v for ids in old.values() for v in ids)
+    gone = [v for ids in old.values() for v in ids]
     paragraphs = [p for _, paras, _ in batch for p in paras]
     stores.lexical.upsert(paragraphs)
-    stores.vectors.add([vec_id(p.paragraph_id) for p in paragraphs], vectors)
+    ids = [vec_id(p.paragraph_id) for p in paragraphs]
+    for space, rows in zip(stores.spaces, vectors, strict=True):
+        space.vectors.remove(gone)
+        space.vectors.add(ids, rows)
 
 
 def _commit(stores: Stores, article_ids: list[str]) -> None:
     """Commit both stores, then flip ``article_ids`` to committed with their stories (one
     catalog transaction: a crash before it leaves them pending, with their old stories)."""
     stores.lexical.commit()
-    stores.vectors.save()
+    for space in stores.spaces:
+        space.vectors.save()
     if article_ids:
         with stores.catalog.transaction():
             stories = stores.story_index().assign(stores.catalog, article_ids)
@@ -261,7 +275,8 @@ def delete(stores: Stores, article_ids: Sequence[str]) -> int:
         stories = stores.story_index().assign(stores.catalog, [], article_ids)
         removed = stores.catalog.delete_articles(article_ids, _changed(stores, stories))
     stores.lexical.delete_articles(article_ids)
-    stores.vectors.remove(removed)
+    for space in stores.spaces:
+        space.vectors.remove(removed)
     _commit(stores, [])
     return len(removed)
 
@@ -361,13 +376,16 @@ def check(stores: Stores) -> Divergence:
     committed = dict(stores.catalog.iter_paragraph_ids())
     known = dict(stores.catalog.iter_paragraph_ids(include_pending=True))
     lexical = set(stores.lexical.paragraph_ids())
-    vectors = stores.vectors.ids()
+    stored = [space.vectors.ids() for space in stores.spaces]
+    known_vecs = set(known.values())
     return Divergence(
         pending=stores.catalog.pending_articles(),
         missing_lexical=sorted(set(committed) - lexical),
         extra_lexical=sorted(lexical - set(known)),
-        missing_vectors=sorted(p for p, v in committed.items() if v not in vectors),
-        extra_vectors=sorted(vectors - set(known.values())),
+        missing_vectors=sorted(
+            p for p, v in committed.items() if any(v not in ids for ids in stored)
+        ),
+        extra_vectors=sorted(set[int]().union(*stored) - known_vecs),
     )
 
 
@@ -382,15 +400,17 @@ def repair(stores: Stores) -> int:
     if div.ok:
         return 0
     stores.lexical.delete_paragraphs(div.extra_lexical)
-    stores.vectors.remove(div.extra_vectors)
+    for space in stores.spaces:
+        space.vectors.remove(div.extra_vectors)
     rewrite = set(div.pending)
     rewrite.update(p.rsplit(":", 1)[0] for p in (*div.missing_lexical, *div.missing_vectors))
     paragraphs = stores.catalog.paragraphs_of(sorted(rewrite))
     for i in range(0, len(paragraphs), 512):
         chunk = paragraphs[i : i + 512]
-        vectors = stores.embedder.embed_passages([p.text for p in chunk])
+        ids = [vec_id(p.paragraph_id) for p in chunk]
         stores.lexical.upsert(chunk)
-        stores.vectors.add([vec_id(p.paragraph_id) for p in chunk], vectors)
+        for space in stores.spaces:
+            space.vectors.add(ids, space.embedder.embed_passages([p.text for p in chunk]))
     _commit(stores, sorted(rewrite))
     return len(paragraphs)
 

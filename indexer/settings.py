@@ -9,12 +9,13 @@ Build one with ``Settings()`` (environment) or ``Settings(index=..., ...)`` (exp
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from indexer.embedder import DEFAULT_BATCH_SIZE, DEFAULT_MODEL
+from indexer.use_embedder import USE_MODEL
 
 
 def _default_index() -> Path:
@@ -38,6 +39,15 @@ class Settings(BaseSettings):
     #: A sentence-transformers name or path, or ``use-multilingual-v3`` (Google's multilingual
     #: USE, 512-d, from the optional extra ``newssearch[multilingual]``; indexer/use_embedder.py).
     model: str = DEFAULT_MODEL
+    #: More encoders beside ``model``, each a dense retriever of its own (indexer/spaces.py):
+    #: by default the multilingual USE, so German and cross-lingual queries are searched by
+    #: meaning while English keeps MiniLM (docs/evaluation.md, "Several encoders at once").
+    #: Comma-separated in the environment (``NEWSSEARCH_EXTRA_MODELS=""``: none). An existing
+    #: index keeps the extras it records unless this is set explicitly.
+    extra_models: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [USE_MODEL])
+    #: Each encoder's share of the dense weight ``1 - alpha`` (by model name; default
+    #: :data:`indexer.spaces.DEFAULT_SHARES`), JSON in the environment.
+    dense_shares: dict[str, float] = Field(default_factory=dict)
     model_file: Path | None = Field(
         None,
         description="Another copy of the USE ONNX graph (default: the nanoranker wheel's).",
@@ -130,6 +140,13 @@ class Settings(BaseSettings):
         description="Most paragraphs a semantic side may contribute to one result set; beyond "
         "it the request is refused (HTTP 400), never truncated.",
     )
+
+    @field_validator("extra_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("index", "embedding_cache", "model_cache", "model_file", mode="after")
     @classmethod

@@ -7,7 +7,7 @@ it with a different model is refused with a clear error instead of mixing vector
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.catalog import Catalog
@@ -17,6 +17,15 @@ from indexer.errors import NewsSearchError
 from indexer.lexical.base import LexicalBackend
 from indexer.reembed import finish_reembed
 from indexer.settings import Settings
+from indexer.spaces import (
+    ExtrasMismatch,
+    Space,
+    base_name,
+    languages_of,
+    record_extras,
+    recorded_extras,
+    space_file,
+)
 from indexer.use_embedder import USE_BATCH, UseEmbedder, is_use_model
 from indexer.vectors import VectorStore
 
@@ -30,6 +39,19 @@ class Stores:
     lexical: LexicalBackend
     vectors: VectorStore
     embedder: CachedEmbedder
+    #: The extra encoders (indexer/spaces.py), each with its own vector store.
+    extras: list[Space] = field(default_factory=list)
+
+    @property
+    def spaces(self) -> list[Space]:
+        """Every dense space: the primary encoder first, then the extras."""
+        primary = Space(
+            base_name(self.embedder.model_key),
+            self.embedder,
+            self.vectors,
+            languages_of(self.embedder.model_key),
+        )
+        return [primary, *self.extras]
 
     def story_params(self) -> tuple[int, int]:
         """``(shingle, num_perm)`` of this index's signatures: recorded at the first use,
@@ -63,6 +85,8 @@ class Stores:
         self.lexical.close()
         self.catalog.close()
         self.embedder.close()
+        for space in self.extras:
+            space.embedder.close()
 
 
 def make_lexical(settings: Settings) -> LexicalBackend:
@@ -84,11 +108,19 @@ def make_lexical(settings: Settings) -> LexicalBackend:
     return EmbeddedBackend(settings.index / "lexical")
 
 
-def make_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
-    """The embedder ``settings`` describe (loaded lazily); ``threads`` overrides
-    ``settings.model_threads`` (serving uses one thread per query)."""
+def make_embedder(
+    settings: Settings, *, threads: int | None = None, model: str | None = None
+) -> Embedder:
+    """The embedder ``settings`` describe (loaded lazily), or encoder ``model`` configured by
+    them; ``threads`` overrides ``settings.model_threads`` (serving uses one per query)."""
     threads = threads or settings.model_threads
-    if is_use_model(settings.model):
+    name = model or settings.model
+    if model is not None and not is_use_model(model):
+        # An extra sentence-transformers encoder: its own name, no prefixes of the primary's.
+        settings = settings.model_copy(
+            update={"model": model, "query_prefix": "", "passage_prefix": ""}
+        )
+    if is_use_model(name):
         # Its own ONNX graph (tokenizer inside): model_backend does not apply.
         # Its best batch here is 8 (146 paragraphs/s against 82 at 32: the graph pads inside);
         # an explicitly set batch_size still wins.
@@ -154,7 +186,52 @@ def open_stores(settings: Settings, embedder: Embedder | None = None) -> Stores:
     if recorded is None:
         catalog.set_meta("model_key", inner.model_key)
         catalog.set_meta("dim", str(dim))
+    try:
+        extras = _open_extras(settings, catalog, fresh=recorded is None)
+    except BaseException:
+        cached.close()
+        catalog.close()
+        raise
     lexical = make_lexical(settings)
     catalog.set_meta("lexical", lexical.name)
     vectors = VectorStore(settings.index / "vectors.faiss", dim)
-    return Stores(settings, catalog, lexical, vectors, cached)
+    return Stores(settings, catalog, lexical, vectors, cached, extras)
+
+
+def _open_extras(settings: Settings, catalog: Catalog, *, fresh: bool) -> list[Space]:
+    """The extra spaces to open: a new index's from the settings, an existing index's as it
+    records them (indexer/spaces.py's rules)."""
+    asked = "extra_models" in settings.model_fields_set
+    recorded = recorded_extras(catalog)
+    if recorded is None and not fresh:
+        recorded = []  # an index from before extra encoders
+    if recorded is None:
+        names = list(settings.extra_models)
+    else:
+        names = [str(e["name"]) for e in recorded]
+        if asked and [base_name(n) for n in settings.extra_models] != [base_name(n) for n in names]:
+            raise ExtrasMismatch(settings.index, names, settings.extra_models)
+    spaces: list[Space] = []
+    try:
+        for name in names:
+            inner = make_embedder(settings, model=name)
+            cached = CachedEmbedder(inner, settings.embedding_cache)
+            if recorded is not None:
+                keys = {str(e["name"]): str(e["key"]) for e in recorded}
+                if keys.get(name) != inner.model_key:
+                    raise EncoderMismatch(settings.index, keys.get(name, ""), inner.model_key)
+            spaces.append(
+                Space(
+                    name,
+                    cached,
+                    VectorStore(space_file(settings.index, name), cached.dim),
+                    languages_of(name),
+                )
+            )
+    except BaseException:
+        for space in spaces:
+            space.embedder.close()
+        raise
+    if recorded is None:
+        record_extras(catalog, spaces)
+    return spaces

@@ -19,8 +19,9 @@ Contracts (as :class:`indexer.embedder.Embedder`):
   ≥ 0.99 between a text embedded alone and in a batch).
 - ``count_tokens`` is the chunker's word-based estimate (:func:`indexer.chunker.estimate_tokens`):
   the graph hides its tokenizer, and USE has no hard input window to respect.
-- Loaded lazily and thread-safely on first use; the ONNX session is not imported from
-  ``nanoranker`` (whose import loads a second, unrelated model), only its file is located.
+- Loaded lazily and thread-safely on first use, once per process and graph file; the ONNX
+  session is not imported from ``nanoranker`` (whose import loads a second, unrelated model),
+  only its file is located.
 """
 
 from __future__ import annotations
@@ -41,12 +42,22 @@ USE_MODEL = "use-multilingual-v3"
 #: Names that select this encoder (case-insensitive).
 USE_NAMES = frozenset({USE_MODEL, "universal-sentence-encoder-multilingual-3", "usem3"})
 USE_DIM = 512
+#: The 16 languages USE multilingual v3 was trained on (Yang et al. 2019), as ISO 639-1 codes
+#: (Chinese simplified and traditional are both ``zh``).
+USE_LANGUAGES = frozenset(
+    {"ar", "zh", "nl", "en", "fr", "de", "it", "ja", "ko", "pl", "pt", "es", "th", "tr", "ru"}
+)
 #: Passages per ONNX run: measured best here (8: 146/s, 4: 146/s, 16: 130/s, 32: 82/s).
 USE_BATCH = 8
 EXTRA = "multilingual"
 GRAPH_PACKAGE = "nanoranker"
 GRAPH_FILE = "universal-sentence-encoder-multilingual.onnx"
 _INPUT, _OUTPUT = "inputs", "outputs"
+#: Loaded graphs by (file, threads), shared by every instance of the process (an ONNX Runtime
+#: session runs concurrently; loading one takes about a second and 150 MB): every index
+#: opened with USE as an extra encoder would otherwise load its own.
+_SESSIONS: dict[tuple[str, int | None], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
 
 
 class MissingExtraError(NewsSearchError, ImportError):
@@ -163,7 +174,11 @@ class UseEmbedder:
                     options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
                 options.log_severity_level = 3  # errors only
-                self._session = ort.InferenceSession(
-                    str(path), options, providers=["CPUExecutionProvider"]
-                )
+                key = (str(path.resolve()), self.threads)
+                with _SESSIONS_LOCK:
+                    if key not in _SESSIONS:
+                        _SESSIONS[key] = ort.InferenceSession(
+                            str(path), options, providers=["CPUExecutionProvider"]
+                        )
+                    self._session = _SESSIONS[key]
         return self._session

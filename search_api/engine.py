@@ -35,7 +35,7 @@ from indexer.lexical.base import VecIdSearch
 from indexer.models import Filters, Hit
 from indexer.query import Bool, Node, ParsedQuery, Phrase, Term, parse_query
 from indexer.stores import Stores
-from search_api.fusion import convex, rrf
+from search_api.fusion import convex_many, rrf
 from search_api.grouping import group_by_article
 from search_api.schemas import (
     ArticleDetail,
@@ -48,8 +48,9 @@ from search_api.schemas import (
     Versions,
 )
 from search_api.search import cursor as cursors
-from search_api.search import membership
+from search_api.search import dense, membership
 from search_api.search.calibration import semantic_threshold
+from search_api.search.dense import DenseList
 from search_api.search.leaves import LeafCache, Positions
 from search_api.search.paragraphs import matching_paragraphs
 from search_api.search.resultset import ResultSet, fold_order, rank, sort_by_date
@@ -73,6 +74,8 @@ class Retrieved:
     leaf_positions: dict[membership.Leaf, Positions] = field(default_factory=dict)
     #: The leaves outside any ``-x``: their matches are the set's matching paragraphs.
     positive: list[membership.Leaf] = field(default_factory=list)
+    #: One ranked list per encoder taking part (search_api/search/dense.py).
+    dense_lists: list[DenseList] = field(default_factory=list)
     semantic_ids: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     semantic_sims: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
     degraded: list[str] = field(default_factory=list)
@@ -170,8 +173,7 @@ class SearchEngine:
         in_filters = np.ones(table.size, dtype=bool)
         for mask in masks.values():
             in_filters &= mask
-        threshold = semantic_threshold(self.stores, req.min_similarity)
-        return self._retrieve(req, parsed, table, masks, in_filters, threshold)
+        return self._retrieve(req, parsed, table, masks, in_filters)
 
     def _compute(self, req: SearchRequest, table: ArticleTable) -> ResultSet:
         parsed = parse_query(req.q)
@@ -181,8 +183,8 @@ class SearchEngine:
             in_filters &= mask
         root = parsed.root
         constrained = not parsed.is_plain
-        threshold = semantic_threshold(self.stores, req.min_similarity)
-        got = self._retrieve(req, parsed, table, masks, in_filters, threshold)
+        got = self._retrieve(req, parsed, table, masks, in_filters)
+        threshold = min((d.threshold for d in got.dense_lists), default=0.0)
         lexical_down = "lexical" in got.degraded
         # Which sides decide membership.
         use_lexical = req.mode != "dense" and req.lexical and root is not None and not lexical_down
@@ -260,7 +262,7 @@ class SearchEngine:
             dense_hits=got.dense,
             unfiltered=unfiltered,
             filter_masks=masks,
-            min_similarity=threshold if use_semantic else None,
+            min_similarity=threshold if use_semantic and got.dense_lists else None,
             degraded=got.degraded,
             leaf_articles={
                 _leaf_label(leaf): np.packbits(leaf_mask(leaf))
@@ -270,6 +272,7 @@ class SearchEngine:
             fold=req.fold,
             versions=versions,
             member_order=member_order,
+            dense_lists=got.dense_lists,
         )
 
     def _retrieve(
@@ -279,13 +282,13 @@ class SearchEngine:
         table: ArticleTable,
         masks: dict[str, Mask],
         in_filters: Mask,
-        threshold: float,
     ) -> Retrieved:
-        """Ranking candidates and membership evidence from both retrievers.
+        """Ranking candidates and membership evidence from BM25 and each encoder.
 
-        The dense side (query embedding, FAISS) runs in a worker thread while the lexical side
-        runs in this one: the model and FAISS release the GIL, so on two cores a hybrid
-        request costs about the slower retriever, not the sum of both.
+        The dense side (query embedding, FAISS; one task per encoder taking part,
+        search_api/search/dense.py) runs in worker threads while the lexical side runs in
+        this one: the models and FAISS release the GIL, so on two cores a hybrid request costs
+        about the slowest retriever, not the sum.
         """
         got = Retrieved()
         depth = req.candidates or self.settings.candidates
@@ -297,25 +300,37 @@ class SearchEngine:
             and req.semantic
             and (req.mode == "dense" or parsed.is_plain or not req.lexical)
         )
-        allowed = None if len(masks) == 0 else table.vec_ids_of(in_filters)
         limit = self.settings.max_semantic_paragraphs
-        Dense = tuple[
-            npt.NDArray[np.float32], list[Hit], npt.NDArray[np.int64], npt.NDArray[np.float32]
-        ]
+        spaces = dense.taking_part(self.stores, parsed.free_text) if parsed.free_text else []
+        shares = dense.shares(self.stores, spaces) if spaces else []
+        thresholds = dense.thresholds(self.stores, spaces, parsed.free_text, req.min_similarity)
 
-        def dense_side(with_range: bool) -> Dense:
-            vector = self.stores.embedder.embed_query(parsed.free_text)
-            found = self.stores.vectors.search(vector, depth, allowed)
+        def dense_side(i: int, with_range: bool) -> DenseList:
+            space = spaces[i]
+            scope = dense.scope_of(table, space)
+            inside = in_filters if scope is None else in_filters & scope
+            allowed = None if len(masks) == 0 and scope is None else table.vec_ids_of(inside)
+            vector = space.embedder.embed_query(parsed.free_text)
+            found = space.vectors.search(vector, depth, allowed)
             names = self.stores.catalog.paragraph_ids_for_vec_ids([i for i, _ in found])
             hits = [Hit(names[i], s) for i, s in found if i in names]
-            if not with_range:
-                return vector, hits, got.semantic_ids, got.semantic_sims
-            ids, sims = self.stores.vectors.range_search(vector, threshold, limit)
-            return vector, hits, ids, sims
+            out = DenseList(space.name, hits, shares[i], scope, thresholds[i], *_no_matches())
+            if with_range:
+                ids, sims = space.vectors.range_search(vector, thresholds[i], limit)
+                if scope is not None:
+                    ordinals = table.ordinals_at(table.positions(ids))
+                    keep = (ordinals < 0) | scope[ordinals.clip(0)]
+                    ids, sims = ids[keep], sims[keep]
+                out.ids, out.sims = ids, sims
+            return out
 
-        pending: Future[Dense] | None = None
+        def all_dense(with_range: bool) -> list[DenseList]:
+            return [dense_side(i, with_range) for i in range(len(spaces))]
+
+        # One task per encoder, submitted from this thread (a task never waits for another).
+        pending: list[Future[DenseList]] = []
         if wants_dense:
-            pending = self._pool.submit(dense_side, need_range)
+            pending = [self._pool.submit(dense_side, i, need_range) for i in range(len(spaces))]
         # Dense mode still needs the lexical matches of the excluded leaves: ``-x`` excludes in
         # every mode (resultset), and the semantic side is filtered with them.
         excluded = _excluded_leaves(root) if req.mode == "dense" and need_range else []
@@ -342,14 +357,16 @@ class SearchEngine:
                 log.warning("lexical backend unavailable, not applying exclusions: %s", exc)
                 got.degraded.append("lexical")
         down = "lexical" in got.degraded and bool(parsed.free_text)
-        if pending is not None:
-            vector, got.dense, got.semantic_ids, got.semantic_sims = pending.result()
-            if down and not need_range:
-                got.semantic_ids, got.semantic_sims = self.stores.vectors.range_search(
-                    vector, threshold, limit
-                )
+        if pending:
+            got.dense_lists = [p.result() for p in pending]
+            if down and not need_range:  # dense stands in for bm25: it needs the matches
+                got.dense_lists = all_dense(True)
         elif down:  # dense stands in for bm25
-            _, got.dense, got.semantic_ids, got.semantic_sims = dense_side(True)
+            got.dense_lists = all_dense(True)
+        got.dense = got.dense_lists[0].hits if got.dense_lists else []
+        got.semantic_ids, got.semantic_sims = dense.union_max(
+            [d.ids for d in got.dense_lists], [d.sims for d in got.dense_lists]
+        )
         return got
 
     def _lexical_hits(self, tree: Node, filters: Filters, depth: int) -> list[Hit]:
@@ -365,19 +382,41 @@ class SearchEngine:
         return backend.search(tree, filters, depth)
 
     def _fuse(self, req: SearchRequest, got: Retrieved) -> list[Hit]:
-        """One ranked paragraph list from the candidate lists, per the request's mode."""
+        """One ranked paragraph list from the candidate lists, per the request's mode: BM25
+        with weight ``alpha``, each encoder with its share of ``1 - alpha`` (convex), or RRF
+        with weight 1 for BM25 and the shares for the encoders; in dense mode the encoders
+        alone (one encoder: its own cosine ranking)."""
         if req.mode == "bm25" and "lexical" not in got.degraded:
             return got.lexical
-        if req.mode == "dense" or not got.lexical:
-            return got.dense
-        if not got.dense:
-            return got.lexical
+        lists = [d for d in got.dense_lists if d.hits]
+        use_lexical = req.mode != "dense" and bool(got.lexical)
+        if not lists:
+            return got.lexical if use_lexical else []
+        if not use_lexical and len(lists) == 1:
+            return lists[0].hits
         method = req.fusion or self.settings.fusion
+        total = sum(d.share for d in lists) or 1.0
+        shares = [d.share / total for d in lists]
+        rankings: list[list[Hit]] = [d.hits for d in lists]
+        table = self.tables.current()
+        applies = [d.applies_to(table) for d in lists]
         if method == "convex":
-            alpha = self.settings.alpha if req.alpha is None else req.alpha
+            alpha = (
+                (self.settings.alpha if req.alpha is None else req.alpha) if use_lexical else 0.0
+            )
+            weights = [(1 - alpha) * s for s in shares]
+            if use_lexical:
+                rankings, weights, applies = (
+                    [got.lexical, *rankings],
+                    [alpha, *weights],
+                    [None, *applies],
+                )
             norm = req.normalisation or self.settings.normalisation
-            return convex(got.lexical, got.dense, alpha=alpha, method=norm)
-        return rrf([got.lexical, got.dense], k=req.rrf_k or self.settings.rrf_k)
+            return convex_many(rankings, weights, method=norm, applies=applies)
+        weights = shares
+        if use_lexical:
+            rankings, weights = [got.lexical, *rankings], [1.0, *weights]
+        return rrf(rankings, k=req.rrf_k or self.settings.rrf_k, weights=weights)
 
     # -- views --------------------------------------------------------------------------------
     def search(self, req: SearchRequest) -> SearchResponse:
@@ -485,6 +524,10 @@ class SearchEngine:
         from search_api.search.articles import index_stats
 
         return index_stats(self.stores, self.tables.current())
+
+
+def _no_matches() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    return np.zeros(0, np.int64), np.zeros(0, np.float32)
 
 
 def filter_masks(req: SearchRequest, parsed: ParsedQuery, table: ArticleTable) -> dict[str, Mask]:

@@ -16,7 +16,7 @@ results are deterministic.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Literal
 
@@ -87,11 +87,43 @@ def convex(
     """``alpha * norm(lexical) + (1 - alpha) * norm(dense)``; missing scores take the list min."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError("alpha must be within [0, 1]")
-    lex, den = normalise(lexical, method), normalise(dense, method)
-    lex_floor = min(lex.values(), default=0.0)
-    den_floor = min(den.values(), default=0.0)
-    fused = {
-        pid: alpha * lex.get(pid, lex_floor) + (1 - alpha) * den.get(pid, den_floor)
-        for pid in lex.keys() | den.keys()
-    }
+    return convex_many([lexical, dense], [alpha, 1 - alpha], method=method)
+
+
+def convex_many(
+    rankings: Sequence[Sequence[Hit]],
+    weights: Sequence[float],
+    *,
+    method: Normalisation = "minmax",
+    applies: Sequence[Callable[[str], bool] | None] | None = None,
+) -> list[Hit]:
+    """Convex combination of N normalised lists: per paragraph, the weighted mean of its
+    normalised scores over the lists that *apply* to it (``applies[i]``: a predicate on
+    paragraph ids, ``None``: every paragraph), a paragraph missing from an applying list taking
+    that list's minimum. With every list applying and weights adding up to 1 this is
+    ``sum_i w_i * norm_i`` (Bruch et al.); a list that does not apply to a paragraph (an
+    English encoder and a German paragraph) neither helps nor penalises it."""
+    if len(weights) != len(rankings) or (applies is not None and len(applies) != len(rankings)):
+        raise ValueError("one weight (and one predicate) per ranking")
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must not be negative")
+    normalised = [normalise(r, method) for r in rankings]
+    floors = [min(n.values(), default=0.0) for n in normalised]
+    preds = list(applies) if applies is not None else [None] * len(rankings)
+    ids: set[str] = set().union(*(n.keys() for n in normalised))
+    fused: dict[str, float] = {}
+    if all(p is None for p in preds):  # the common case, without per-paragraph predicates
+        parts = [(n, f, w) for n, f, w in zip(normalised, floors, weights, strict=True) if w]
+        total_w = sum(w for _, _, w in parts)
+        if total_w <= 0:
+            return _sorted(dict.fromkeys(ids, 0.0))
+        return _sorted({pid: sum(w * n.get(pid, f) for n, f, w in parts) / total_w for pid in ids})
+    for pid in ids:
+        total = weight = 0.0
+        for norm, floor, w, pred in zip(normalised, floors, weights, preds, strict=True):
+            if w == 0 or (pred is not None and not pred(pid)):
+                continue
+            total += w * norm.get(pid, floor)
+            weight += w
+        fused[pid] = total / weight if weight > 0 else 0.0
     return _sorted(fused)

@@ -170,10 +170,22 @@ class ExportRequest(SearchRequest):
     )
 
 
+class EncoderScore(BaseModel):
+    """One encoder's part in a paragraph's score (an index with several encoders)."""
+
+    encoder: str
+    rank: int | None = None
+    score: float | None = Field(None, description="Cosine similarity among its candidates.")
+    normalised: float | None = None
+    component: float | None = None
+
+
 class Explanation(BaseModel):
     """Where a paragraph's score came from: its rank (1-based) and raw score in each
     retriever's candidates, each retriever's normalised score and its weighted component of
-    the fused score (``fused_score`` = ``bm25_component`` + ``dense_component``)."""
+    the fused score (``fused_score`` = ``bm25_component`` + ``dense_component``). With several
+    encoders, ``dense_*`` are the first encoder's and ``encoders`` lists each one;
+    ``dense_component`` is then the sum of theirs."""
 
     bm25_rank: int | None = None
     bm25_score: float | None = None
@@ -184,6 +196,7 @@ class Explanation(BaseModel):
     bm25_component: float | None = None
     dense_component: float | None = None
     fused_score: float | None = None
+    encoders: list[EncoderScore] = Field(default_factory=list)
 
 
 class Contribution(BaseModel):

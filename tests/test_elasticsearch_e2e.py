@@ -61,6 +61,21 @@ def es_stores(
         yield s
 
 
+@pytest.mark.multilingual
+@pytest.mark.parametrize(
+    "q",
+    [
+        "Putin and Tokayev discuss the future of Kazakhstan",
+        "Путин и Токаев обсудили отношения России и Казахстана",
+    ],
+)
+def test_cross_lingual_queries_find_the_seed_on_elasticsearch(es_stores: Stores, q: str) -> None:
+    """The default configuration (MiniLM + USE), dense mode: English and Russian queries find
+    the German seed article among the first three, as on the embedded backend."""
+    resp = SearchEngine(es_stores).search(SearchRequest(q=q, mode="dense"))
+    assert SEED_TITLE in [r.title for r in resp.results[:3]]
+
+
 def test_seed_first_on_elasticsearch(es_stores: Stores) -> None:
     for mode in ("hybrid", "bm25"):
         resp = SearchEngine(es_stores).search(SearchRequest(q="Putin Tokajew Gespräche", mode=mode))

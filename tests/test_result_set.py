@@ -531,7 +531,7 @@ def test_facets_are_multi_select(
     """With ``source=[A]`` the source facet still lists the other sources with the counts they
     would have (the set without the source filter), while every other facet counts the
     filtered set; with a second filter, the source facet is the set under that filter only."""
-    for q, mode in (("", "bm25"), ("Regierung OR Polizei", "hybrid"), ("Krieg Ukraine", "bm25")):
+    for q, mode in (("", "bm25"), ("Krieg OR Ukraine", "hybrid"), ("Krieg Ukraine", "bm25")):
         unfiltered = {f.field: f for f in engine.facets(request(q, mode, facet_size=1000))}
         sources = [v.value for v in unfiltered["source"].values]
         assert len(sources) >= 2, (q, sources)

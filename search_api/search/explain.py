@@ -12,13 +12,20 @@ contributions add up to the score).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 from indexer.models import Hit
 from indexer.settings import Settings
 from search_api.fusion import normalise
 from search_api.grouping import DECAY
-from search_api.schemas import ArticleExplanation, Contribution, Explanation, SearchRequest
+from search_api.schemas import (
+    ArticleExplanation,
+    Contribution,
+    EncoderScore,
+    Explanation,
+    SearchRequest,
+)
 from search_api.search.resultset import ResultSet
 
 
@@ -33,49 +40,109 @@ class Explainer:
         self.norm = req.normalisation or settings.normalisation
         self.rrf_k = req.rrf_k or settings.rrf_k
         self.aggregate = req.aggregate or settings.aggregate
+        lists = [d for d in rs.dense_lists if d.hits]
+        #: (name, hits, share, applies) per encoder, shares adding up to 1.
+        total = sum(d.share for d in lists) or 1.0
+        self.dense: list[tuple[str, list[Hit], float, Callable[[str], bool] | None]] = [
+            (d.name, d.hits, d.share / total, d.applies_to(rs.table)) for d in lists
+        ]
+        if not self.dense and rs.dense_hits:
+            self.dense = [("dense", rs.dense_hits, 1.0, None)]
         self.ranks = {
-            name: {h.paragraph_id: (i, h.score) for i, h in enumerate(hits, start=1)}
-            for name, hits in (("bm25", rs.lexical_hits), ("dense", rs.dense_hits))
+            name: _ranks(hits) for name, hits in (("bm25", rs.lexical_hits), *self._named())
         }
-        self.fused = self.mode == "hybrid" and bool(rs.lexical_hits) and bool(rs.dense_hits)
+        self.fused = self.mode == "hybrid" and bool(rs.lexical_hits) and bool(self.dense)
         self.normalised = {
             name: normalise(hits, self.norm) if self.method == "convex" else {}
-            for name, hits in (("bm25", rs.lexical_hits), ("dense", rs.dense_hits))
+            for name, hits in (("bm25", rs.lexical_hits), *self._named())
         }
+
+    def _named(self) -> list[tuple[str, list[Hit]]]:
+        return [(name, hits) for name, hits, _, _ in self.dense]
 
     def fusion(self) -> str:
         """The fusion in words, with its parameters."""
         if not self.fused:
-            return f"{'bm25' if self.mode == 'bm25' or not self.rs.dense_hits else 'dense'} only"
+            if self.mode == "bm25" or not self.dense:
+                return "bm25 only"
+            if len(self.dense) == 1:
+                return "dense only" if len(self.rs.dense_lists) < 2 else f"{self.dense[0][0]} only"
+            return "dense: " + " + ".join(
+                f"{share:g} x {self.norm}({name})" for name, _, share, _ in self.dense
+            )
         if self.method == "convex":
-            lex, den = self.alpha, 1 - self.alpha
-            return f"convex: {lex:g} x {self.norm}(bm25) + {den:g} x {self.norm}(dense)"
-        return f"rrf: sum of 1 / ({self.rrf_k} + rank)"
+            parts = [f"{self.alpha:g} x {self.norm}(bm25)"]
+            if len(self.dense) == 1:
+                name = self.dense[0][0] if len(self.rs.dense_lists) > 1 else "dense"
+                parts.append(f"{1 - self.alpha:g} x {self.norm}({name})")
+            else:
+                parts += [
+                    f"{(1 - self.alpha) * share:g} x {self.norm}({name})"
+                    for name, _, share, _ in self.dense
+                ]
+            return "convex: " + " + ".join(parts)
+        return f"rrf: sum of weight / ({self.rrf_k} + rank)"
 
     def passage(self, paragraph_id: str, fused: float | None) -> Explanation:
         """The explanation of one shown paragraph."""
         bm25 = self.ranks["bm25"].get(paragraph_id)
-        dense = self.ranks["dense"].get(paragraph_id)
+        first = self.ranks[self.dense[0][0]].get(paragraph_id) if self.dense else None
         out = Explanation(
             bm25_rank=bm25[0] if bm25 else None,
             bm25_score=bm25[1] if bm25 else None,
-            dense_rank=dense[0] if dense else None,
-            dense_score=dense[1] if dense else None,
+            dense_rank=first[0] if first else None,
+            dense_score=first[1] if first else None,
             fused_score=fused,
         )
+        if len(self.rs.dense_lists) > 1:  # every encoder that took part, with hits or not
+            for name in (d.name for d in self.rs.dense_lists):
+                got = self.ranks.get(name, {}).get(paragraph_id)
+                out.encoders.append(
+                    EncoderScore(
+                        encoder=name, rank=got[0] if got else None, score=got[1] if got else None
+                    )
+                )
         if not self.fused or fused is None:
             return out
         if self.method == "convex":
-            lex, den = self.normalised["bm25"], self.normalised["dense"]
-            n_lex = lex.get(paragraph_id, min(lex.values(), default=0.0))
-            n_den = den.get(paragraph_id, min(den.values(), default=0.0))
-            out.bm25_normalised, out.dense_normalised = n_lex, n_den
-            out.bm25_component = self.alpha * n_lex
-            out.dense_component = (1 - self.alpha) * n_den
+            self._convex(paragraph_id, out)
         else:
             out.bm25_component = 1 / (self.rrf_k + bm25[0]) if bm25 else 0.0
-            out.dense_component = 1 / (self.rrf_k + dense[0]) if dense else 0.0
+            parts = []
+            for name, _, share, _ in self.dense:
+                got = self.ranks[name].get(paragraph_id)
+                parts.append(share / (self.rrf_k + got[0]) if got else 0.0)
+            out.dense_component = sum(parts)
+            by_name = dict(zip((name for name, _, _, _ in self.dense), parts, strict=True))
+            for encoder in out.encoders:
+                encoder.component = by_name.get(encoder.encoder)
         return out
+
+    def _convex(self, paragraph_id: str, out: Explanation) -> None:
+        """The convex components: per list its normalised score (a missing one: the list's
+        minimum) times its weight, over the weights of the lists that apply to the paragraph
+        (search_api.fusion.convex_many)."""
+
+        def normalised(name: str) -> float:
+            values = self.normalised[name]
+            return values.get(paragraph_id, min(values.values(), default=0.0))
+
+        weights = [(1 - self.alpha) * share for _, _, share, _ in self.dense]
+        applies = [pred is None or pred(paragraph_id) for _, _, _, pred in self.dense]
+        total = self.alpha + sum(w for w, a in zip(weights, applies, strict=True) if a)
+        total = total or 1.0
+        n_lex = normalised("bm25")
+        out.bm25_normalised = n_lex
+        out.bm25_component = self.alpha * n_lex / total
+        parts = []
+        for (name, _, _, _), weight, applies_here in zip(self.dense, weights, applies, strict=True):
+            n = normalised(name)
+            parts.append(weight * n / total if applies_here else 0.0)
+            for encoder in out.encoders:
+                if encoder.encoder == name:
+                    encoder.normalised, encoder.component = n, parts[-1]
+        out.dense_normalised = normalised(self.dense[0][0])
+        out.dense_component = sum(parts)
 
     def article(self, ordinal: int, score: float | None) -> ArticleExplanation:
         """The explanation of one member (by table ordinal)."""
@@ -117,3 +184,7 @@ class Explainer:
             return 1.0 if i == 0 else 0.0
         keep = 2 if self.aggregate == "top2" else 3
         return 1.0 if i < keep else 0.0
+
+
+def _ranks(hits: list[Hit]) -> dict[str, tuple[int, float]]:
+    return {h.paragraph_id: (i, h.score) for i, h in enumerate(hits, start=1)}

@@ -36,6 +36,7 @@ import numpy.typing as npt
 from indexer.models import Hit
 from search_api.grouping import ArticleGroup
 from search_api.schemas import SearchRequest
+from search_api.search.dense import DenseList
 from search_api.search.table import UNDATED, ArticleTable, Mask, Ordinals
 
 
@@ -78,6 +79,8 @@ class ResultSet:
     versions: npt.NDArray[np.int64] | None = None
     #: Every member in the requested order, folded or not.
     member_order: Ordinals | None = None
+    #: Each encoder's ranked candidates (search_api/search/dense.py), for explanations.
+    dense_lists: list[DenseList] = field(default_factory=list)
     _priority_cache: npt.NDArray[np.int64] | None = field(
         default=None, init=False, repr=False, compare=False
     )

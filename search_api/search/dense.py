@@ -1,0 +1,114 @@
+"""The dense side of a request: one retriever per encoder of the index (indexer/spaces.py).
+
+Contracts:
+- An encoder takes part in a request only when it understands the query's language
+  (:func:`indexer.language.detect_language` of the free text; a query too short to tell counts
+  as understood by every encoder), and then it ranks and admits only paragraphs of articles in
+  its languages (or of unknown language): MiniLM, an English model, neither ranks German
+  paragraphs nor makes them semantic matches; USE covers 15 languages.
+- Each retriever returns its top ``depth`` paragraphs within the filters (best first, ties by
+  id) and, when the set needs it, every paragraph at or above *its own* encoder's threshold
+  (similarity scales differ by encoder, search_api/search/calibration.py). The semantic side
+  of the set is the union over the retrievers; a paragraph found by several keeps its highest
+  similarity.
+- Weights: encoder ``i`` gets ``share_i / sum(shares)`` of the dense weight, over the
+  encoders that take part (:func:`indexer.spaces.share_of`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from indexer.language import detect_language
+from indexer.models import Hit
+from indexer.spaces import Space, share_of
+from indexer.stores import Stores
+from search_api.grouping import article_of
+from search_api.search.calibration import is_short, semantic_threshold
+from search_api.search.table import ArticleTable, Mask
+
+Ids = npt.NDArray[np.int64]
+Sims = npt.NDArray[np.float32]
+
+
+@dataclass
+class DenseList:
+    """One encoder's ranked candidates and its semantic matches for a request."""
+
+    name: str
+    hits: list[Hit]
+    #: Share of the dense weight (the shares of a request's lists add up to 1).
+    share: float
+    #: Articles whose paragraphs this encoder may rank (``None``: every article).
+    scope: Mask | None
+    threshold: float
+    ids: Ids
+    sims: Sims
+
+    def applies_to(self, table: ArticleTable) -> Callable[[str], bool] | None:
+        """Predicate on paragraph ids: inside this encoder's :attr:`scope` (``None``: all)."""
+        scope = self.scope
+        if scope is None:
+            return None
+
+        def inside(paragraph_id: str) -> bool:
+            ordinal = table.ordinal(article_of(paragraph_id))
+            return ordinal is None or bool(scope[ordinal])
+
+        return inside
+
+
+def taking_part(stores: Stores, text: str) -> list[Space]:
+    """The index's encoders that understand the language of query ``text`` (module
+    docstring); every encoder when none does, so a query is never left without one."""
+    spaces = stores.spaces
+    if len(spaces) == 1:
+        return spaces
+    language = detect_language(text)
+    chosen = [s for s in spaces if s.applies(language)]
+    return chosen or spaces
+
+
+def scope_of(table: ArticleTable, space: Space) -> Mask | None:
+    """Articles in ``space``'s languages or of unknown language; ``None`` when that is all."""
+    if space.languages is None:
+        return None
+    column = table.columns["language"]
+    scope = column.mask(sorted(space.languages), table.size)
+    if column.offsets is None:
+        scope |= column.codes < 0
+    return None if bool(scope.all()) else scope
+
+
+def shares(stores: Stores, spaces: list[Space]) -> list[float]:
+    """The dense-weight shares of ``spaces`` (adding up to 1)."""
+    raw = [share_of(s.name, stores.settings.dense_shares) for s in spaces]
+    total = sum(raw)
+    return [r / total if total > 0 else 1 / len(raw) for r in raw]
+
+
+def thresholds(
+    stores: Stores, spaces: list[Space], text: str, override: float | None
+) -> list[float]:
+    """Each space's semantic threshold for query ``text`` (short and long queries have their
+    own, search_api/search/calibration.py; one ``override`` applies to all)."""
+    short = is_short(text)
+    return [semantic_threshold(stores, override, space=s.name, short=short) for s in spaces]
+
+
+def union_max(ids: list[Ids], sims: list[Sims]) -> tuple[Ids, Sims]:
+    """The union of several ``(ids, sims)`` answers, each id once with its highest sim."""
+    if not ids:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    if len(ids) == 1:
+        return ids[0], sims[0]
+    all_ids, all_sims = np.concatenate(ids), np.concatenate(sims)
+    order = np.lexsort((-all_sims, all_ids))
+    all_ids, all_sims = all_ids[order], all_sims[order]
+    first = np.ones(all_ids.size, dtype=bool)
+    first[1:] = all_ids[1:] != all_ids[:-1]
+    return all_ids[first], all_sims[first].astype(np.float32)
