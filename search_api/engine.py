@@ -401,18 +401,15 @@ class SearchEngine:
         table = self.tables.current()
         applies = [d.applies_to(table) for d in lists]
         if method == "convex":
-            alpha = (
-                (self.settings.alpha if req.alpha is None else req.alpha) if use_lexical else 0.0
-            )
+            alpha = self.settings.alpha if req.alpha is None else req.alpha
+            alpha = alpha if use_lexical else 0.0
             weights = [(1 - alpha) * s for s in shares]
+            groups = ["dense"] * len(rankings)
             if use_lexical:
-                rankings, weights, applies = (
-                    [got.lexical, *rankings],
-                    [alpha, *weights],
-                    [None, *applies],
-                )
+                rankings, weights = [got.lexical, *rankings], [alpha, *weights]
+                applies, groups = [None, *applies], ["bm25", *groups]
             norm = req.normalisation or self.settings.normalisation
-            return convex_many(rankings, weights, method=norm, applies=applies)
+            return convex_many(rankings, weights, method=norm, applies=applies, groups=groups)
         weights = shares
         if use_lexical:
             rankings, weights = [got.lexical, *rankings], [1.0, *weights]

@@ -96,34 +96,55 @@ def convex_many(
     *,
     method: Normalisation = "minmax",
     applies: Sequence[Callable[[str], bool] | None] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> list[Hit]:
-    """Convex combination of N normalised lists: per paragraph, the weighted mean of its
-    normalised scores over the lists that *apply* to it (``applies[i]``: a predicate on
-    paragraph ids, ``None``: every paragraph), a paragraph missing from an applying list taking
-    that list's minimum. With every list applying and weights adding up to 1 this is
-    ``sum_i w_i * norm_i`` (Bruch et al.); a list that does not apply to a paragraph (an
-    English encoder and a German paragraph) neither helps nor penalises it."""
-    if len(weights) != len(rankings) or (applies is not None and len(applies) != len(rankings)):
+    """Convex combination of N normalised lists, a paragraph missing from a list taking that
+    list's minimum. With every list applying and weights adding up to 1 this is
+    ``sum_i w_i * norm_i`` (Bruch et al.).
+
+    A list may not *apply* to a paragraph (``applies[i]``: a predicate on paragraph ids,
+    ``None``: every paragraph; an English encoder and a German paragraph): it then neither
+    helps nor penalises it. Lists form ``groups`` (default: each its own): per paragraph, a
+    group keeps its whole weight, shared by its lists that apply in proportion to their
+    weights, and the score is the weighted mean over the groups with a list that applies. So
+    with groups ``bm25, dense, dense`` the dense weight ``1 - alpha`` of a German paragraph goes
+    wholly to the encoder that reads German, and BM25 keeps ``alpha``."""
+    n = len(rankings)
+    if len(weights) != n or (applies is not None and len(applies) != n):
         raise ValueError("one weight (and one predicate) per ranking")
+    if groups is not None and len(groups) != n:
+        raise ValueError("one group per ranking")
     if any(w < 0 for w in weights):
         raise ValueError("weights must not be negative")
     normalised = [normalise(r, method) for r in rankings]
-    floors = [min(n.values(), default=0.0) for n in normalised]
-    preds = list(applies) if applies is not None else [None] * len(rankings)
-    ids: set[str] = set().union(*(n.keys() for n in normalised))
-    fused: dict[str, float] = {}
+    floors = [min(v.values(), default=0.0) for v in normalised]
+    preds = list(applies) if applies is not None else [None] * n
+    labels = list(groups) if groups is not None else [str(i) for i in range(n)]
+    ids: set[str] = set().union(*(v.keys() for v in normalised))
     if all(p is None for p in preds):  # the common case, without per-paragraph predicates
-        parts = [(n, f, w) for n, f, w in zip(normalised, floors, weights, strict=True) if w]
+        parts = [(v, f, w) for v, f, w in zip(normalised, floors, weights, strict=True) if w]
         total_w = sum(w for _, _, w in parts)
         if total_w <= 0:
             return _sorted(dict.fromkeys(ids, 0.0))
-        return _sorted({pid: sum(w * n.get(pid, f) for n, f, w in parts) / total_w for pid in ids})
+        return _sorted({pid: sum(w * v.get(pid, f) for v, f, w in parts) / total_w for pid in ids})
+    group_weight: dict[str, float] = {}
+    for label, w in zip(labels, weights, strict=True):
+        group_weight[label] = group_weight.get(label, 0.0) + w
+    fused: dict[str, float] = {}
     for pid in ids:
-        total = weight = 0.0
-        for norm, floor, w, pred in zip(normalised, floors, weights, preds, strict=True):
+        sums: dict[str, list[float]] = {}  # group -> [weighted score, weight of applying lists]
+        for v, floor, w, pred, label in zip(
+            normalised, floors, weights, preds, labels, strict=True
+        ):
             if w == 0 or (pred is not None and not pred(pid)):
                 continue
-            total += w * norm.get(pid, floor)
-            weight += w
-        fused[pid] = total / weight if weight > 0 else 0.0
+            acc = sums.setdefault(label, [0.0, 0.0])
+            acc[0] += w * v.get(pid, floor)
+            acc[1] += w
+        total = sum(group_weight[g] for g in sums)
+        fused[pid] = (
+            sum(group_weight[g] * score / weight for g, (score, weight) in sums.items()) / total
+            if total > 0
+            else 0.0
+        )
     return _sorted(fused)

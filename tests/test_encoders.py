@@ -171,6 +171,20 @@ def test_a_list_that_does_not_apply_neither_helps_nor_penalises() -> None:
     # Without the predicate the English list's floor drags the German paragraph down.
     plain = {h.paragraph_id: h.score for h in convex_many([lex, english_only], [0.5, 0.5])}
     assert plain["de"] == pytest.approx(0.5)
+    # Grouped: BM25 keeps its weight and the dense weight goes to the encoders that apply.
+    multilingual = hits(("de", 0.8), ("en", 0.4), ("x", 0.0))
+    grouped = convex_many(
+        [lex, english_only, multilingual],
+        [0.3, 0.6, 0.1],
+        method="minmax",
+        applies=[None, lambda p: p != "de", None],
+        groups=["bm25", "dense", "dense"],
+    )
+    got = {h.paragraph_id: h.score for h in grouped}
+    assert got["de"] == pytest.approx(0.3 * 1.0 + 0.7 * 1.0)  # USE carries all of 0.7
+    assert got["en"] == pytest.approx(0.3 * 1.0 + 0.6 * 1.0 + 0.1 * 0.5)
+    with pytest.raises(ValueError):
+        convex_many([lex], [0.5], groups=["a", "b"])
     with pytest.raises(ValueError):
         convex_many([lex], [0.5, 0.5])
     with pytest.raises(ValueError):

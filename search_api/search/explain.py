@@ -119,25 +119,27 @@ class Explainer:
         return out
 
     def _convex(self, paragraph_id: str, out: Explanation) -> None:
-        """The convex components: per list its normalised score (a missing one: the list's
-        minimum) times its weight, over the weights of the lists that apply to the paragraph
-        (search_api.fusion.convex_many)."""
+        """The convex components as search_api.fusion.convex_many makes them: BM25's
+        normalised score (a missing one: the list's minimum) times ``alpha``, each applying
+        encoder's times its part of ``1 - alpha``, over the weights that apply."""
 
         def normalised(name: str) -> float:
             values = self.normalised[name]
             return values.get(paragraph_id, min(values.values(), default=0.0))
 
-        weights = [(1 - self.alpha) * share for _, _, share, _ in self.dense]
         applies = [pred is None or pred(paragraph_id) for _, _, _, pred in self.dense]
-        total = self.alpha + sum(w for w, a in zip(weights, applies, strict=True) if a)
-        total = total or 1.0
+        # The dense weight 1 - alpha goes to the encoders that apply, by their shares.
+        applying = sum(d[2] for d, a in zip(self.dense, applies, strict=True) if a)
+        dense_weight = (1 - self.alpha) if applying > 0 else 0.0
+        total = (self.alpha + dense_weight) or 1.0
         n_lex = normalised("bm25")
         out.bm25_normalised = n_lex
         out.bm25_component = self.alpha * n_lex / total
         parts = []
-        for (name, _, _, _), weight, applies_here in zip(self.dense, weights, applies, strict=True):
+        for (name, _, share, _), applies_here in zip(self.dense, applies, strict=True):
             n = normalised(name)
-            parts.append(weight * n / total if applies_here else 0.0)
+            weight = dense_weight * share / applying if applies_here else 0.0
+            parts.append(weight * n / total)
             for encoder in out.encoders:
                 if encoder.encoder == name:
                     encoder.normalised, encoder.component = n, parts[-1]
