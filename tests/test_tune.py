@@ -200,19 +200,14 @@ def test_winner_is_the_best_mean_with_ties_to_the_current_default(swept: TuneRes
     )
     assert record.dataset == "pf-small" and record.grid["rrf"]["rrf_k"] == [10, 30, 60, 100]
     assert record.measured_with["aggregate"] == "decay"
-    # Best parameters of each method are recorded, the winner's method among them.
-    convex_best = max(
-        (s for s in swept.ranked if s.point.fusion == "convex"),
-        key=lambda s: s.metrics["nDCG@10"],
-    )
-    assert record.alpha == convex_best.point.alpha or (
-        convex_best.metrics["nDCG@10"]
-        == next(
-            s.metrics["nDCG@10"]
-            for s in swept.ranked
-            if s.point == FusionPoint("convex", record.alpha, record.normalisation)
-        )
-    )
+    # The best parameters of each method are recorded (the winner's method among them).
+    by_point = {sc.point: sc.metrics["nDCG@10"] for sc in swept.ranked}
+    for method, point in (
+        ("convex", FusionPoint("convex", alpha=record.alpha, normalisation=record.normalisation)),
+        ("rrf", FusionPoint("rrf", rrf_k=record.rrf_k)),
+    ):
+        assert by_point[point] == max(v for p, v in by_point.items() if p.fusion == method)
+    assert record.fusion == swept.winner.point.fusion
     assert swept.margin == pytest.approx(best - max(swept.bm25["nDCG@10"], swept.dense["nDCG@10"]))
 
 
