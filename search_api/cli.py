@@ -440,12 +440,14 @@ from search_api.cli_search import (  # noqa: E402
     search_command,
     timeline_command,
 )
+from search_api.cli_tune import tune_command  # noqa: E402
 
 app.command("search")(search_command)
 app.command("facets")(facets_command)
 app.command("timeline")(timeline_command)
 app.command("export")(export_command)
 app.command("eval")(eval_command)
+app.command("tune")(tune_command)
 app.command("reembed")(reembed_command)
 app.command("show")(show_command)
 app.command("similar")(similar_command)

@@ -17,6 +17,7 @@ from search_api.cli_output import FormatOpt, JsonOpt, choose, emit
 from search_api.cli_search import BackendOpt, IndexOpt, _run, print_page, with_request
 from search_api.rows import PARAGRAPH_COLUMNS, object_row, paragraph_rows
 from search_api.schemas import ArticleDetail, SimilarRequest, Stats, Versions
+from search_api.search.tuned import describe
 
 ArticleArg = Annotated[str, typer.Argument(help="Article id (as in search results).")]
 
@@ -121,6 +122,7 @@ def _stats(s: Stats) -> None:
         ("lexical backend", s.lexical_backend),
         ("generation", s.index_generation),
         ("min similarity", s.min_similarity),
+        ("fusion", describe(s.fusion) if s.fusion else "-"),
         ("last ingest", s.last_ingest.isoformat() if s.last_ingest else "-"),
     ]
     for store in s.stores:

@@ -40,6 +40,7 @@ from search_api.grouping import group_by_article
 from search_api.schemas import (
     ArticleDetail,
     Facet,
+    FusionInEffect,
     SearchRequest,
     SearchResponse,
     SimilarRequest,
@@ -55,6 +56,7 @@ from search_api.search.leaves import LeafCache, Positions
 from search_api.search.paragraphs import matching_paragraphs
 from search_api.search.resultset import ResultSet, fold_order, rank, sort_by_date
 from search_api.search.table import ArticleTable, Mask, TableCache
+from search_api.search.tuned import effective_fusion, read_tuned
 
 log = logging.getLogger(__name__)
 #: Worker threads for the dense side of hybrid requests served concurrently.
@@ -109,6 +111,8 @@ class SearchEngine:
         self._sets_lock = threading.Lock()
         #: Every paragraph matching each query word / phrase, per generation (LRU by bytes).
         self.leaves = LeafCache()
+        #: (index generation, the fusion defaults in effect then): see :meth:`fusion_defaults`.
+        self._fusion: tuple[int, FusionInEffect] | None = None
 
     def warm_up(self) -> int:
         """Ready a long-lived serving process; returns the paragraphs in the id map.
@@ -394,26 +398,38 @@ class SearchEngine:
             return got.lexical if use_lexical else []
         if not use_lexical and len(lists) == 1:
             return lists[0].hits
-        method = req.fusion or self.settings.fusion
+        defaults = self.fusion_defaults()
+        method = req.fusion or defaults.fusion
         total = sum(d.share for d in lists) or 1.0
         shares = [d.share / total for d in lists]
         rankings: list[list[Hit]] = [d.hits for d in lists]
         table = self.tables.current()
         applies = [d.applies_to(table) for d in lists]
         if method == "convex":
-            alpha = self.settings.alpha if req.alpha is None else req.alpha
+            alpha = defaults.alpha if req.alpha is None else req.alpha
             alpha = alpha if use_lexical else 0.0
             weights = [(1 - alpha) * s for s in shares]
             groups = ["dense"] * len(rankings)
             if use_lexical:
                 rankings, weights = [got.lexical, *rankings], [alpha, *weights]
                 applies, groups = [None, *applies], ["bm25", *groups]
-            norm = req.normalisation or self.settings.normalisation
+            norm = req.normalisation or defaults.normalisation
             return convex_many(rankings, weights, method=norm, applies=applies, groups=groups)
         weights = shares
         if use_lexical:
             rankings, weights = [got.lexical, *rankings], [1.0, *weights]
-        return rrf(rankings, k=req.rrf_k or self.settings.rrf_k, weights=weights)
+        return rrf(rankings, k=req.rrf_k or defaults.rrf_k, weights=weights)
+
+    def fusion_defaults(self) -> FusionInEffect:
+        """The fusion a request gets for the parameters it leaves out: the operator's explicit
+        setting, else the index's tuned value (``newssearch tune``), else the built-in default
+        (search_api/search/tuned.py). Read from the catalog once per index generation."""
+        generation = self.tables.current().generation
+        cached = self._fusion
+        if cached is None or cached[0] != generation:
+            tuned = read_tuned(self.stores.catalog)
+            cached = self._fusion = (generation, effective_fusion(self.settings, tuned))
+        return cached[1]
 
     # -- views --------------------------------------------------------------------------------
     def search(self, req: SearchRequest) -> SearchResponse:

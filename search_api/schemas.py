@@ -533,6 +533,50 @@ class StoreStats(BaseModel):
     bytes_per_paragraph: float | None = None
 
 
+FusionOrigin = Literal["setting", "tuned", "default"]
+
+
+class TunedFusion(BaseModel):
+    """The fusion ``newssearch tune`` chose for an index on judged data (catalog meta
+    ``fusion``): the winning method and, per method, its best parameters (so a request or
+    setting naming the other method still gets tuned parameters), with the evidence."""
+
+    model_config = ConfigDict(extra="ignore")
+    fusion: Fusion
+    alpha: float = Field(ge=0.0, le=1.0, description="Best convex lexical weight.")
+    normalisation: Normalisation = Field(description="Best convex normalisation.")
+    rrf_k: int = Field(ge=1, description="Best RRF k.")
+    metric: str = Field(description="What was maximised, e.g. nDCG@10.")
+    value: float = Field(description="The winner's mean of ``metric`` on the split.")
+    dataset: str
+    split: str
+    queries: int
+    date: datetime
+    bm25: float | None = Field(None, description="``metric`` of bm25 mode on the split.")
+    dense: float | None = Field(None, description="``metric`` of dense mode on the split.")
+    grid: dict[str, dict[str, list[Any]]] = Field(
+        default_factory=dict, description="The parameters swept, per method."
+    )
+    measured_with: dict[str, Any] = Field(
+        default_factory=dict, description="Settings the sweep held fixed (aggregate, ...)."
+    )
+
+
+class FusionInEffect(BaseModel):
+    """The fusion a request gets when it names none of its own (``GET /stats``): per field
+    the operator's explicit setting, else the index's tuned value, else the built-in default."""
+
+    fusion: Fusion
+    alpha: float
+    normalisation: Normalisation
+    rrf_k: int
+    origin: dict[str, FusionOrigin] = Field(
+        description="Per field: setting (set explicitly, e.g. NEWSSEARCH_ALPHA), tuned "
+        "(newssearch tune) or default."
+    )
+    tuned: TunedFusion | None = Field(None, description="The index's tuned fusion, if any.")
+
+
 class Stats(BaseModel):
     """What an index holds (``GET /stats``)."""
 
@@ -549,6 +593,9 @@ class Stats(BaseModel):
     lexical_backend: str
     index_generation: int
     min_similarity: float
+    fusion: FusionInEffect | None = Field(
+        None, description="Fusion defaults in effect (newssearch tune, docs/evaluation.md)."
+    )
     last_ingest: datetime | None = None
 
 

@@ -25,6 +25,7 @@ from indexer.stores import Stores
 from search_api.schemas import ArticleDetail, ParagraphOut, Stats, StoreStats, Version, Versions
 from search_api.search.calibration import semantic_threshold
 from search_api.search.table import UNDATED, ArticleTable
+from search_api.search.tuned import effective_fusion, read_tuned
 
 
 def article_detail(stores: Stores, table: ArticleTable, article_id: str) -> ArticleDetail:
@@ -166,5 +167,6 @@ def index_stats(stores: Stores, table: ArticleTable) -> Stats:
         lexical_backend=stores.lexical.name,
         index_generation=table.generation,
         min_similarity=semantic_threshold(stores),
+        fusion=effective_fusion(stores.settings, read_tuned(stores.catalog)),
         last_ingest=saved,
     )

@@ -24,21 +24,32 @@ from search_api.schemas import (
     Contribution,
     EncoderScore,
     Explanation,
+    FusionInEffect,
     SearchRequest,
 )
 from search_api.search.resultset import ResultSet
+from search_api.search.tuned import effective_fusion
 
 
 class Explainer:
     """Explanations for the pages of one result set (the normalisations computed once)."""
 
-    def __init__(self, rs: ResultSet, req: SearchRequest, settings: Settings) -> None:
+    def __init__(
+        self,
+        rs: ResultSet,
+        req: SearchRequest,
+        settings: Settings,
+        defaults: FusionInEffect | None = None,
+    ) -> None:
+        """``defaults``: the fusion defaults in effect (search_api/search/tuned.py; the
+        settings' values when not given)."""
         self.rs = rs
         self.mode = req.mode
-        self.method = req.fusion or settings.fusion
-        self.alpha = settings.alpha if req.alpha is None else req.alpha
-        self.norm = req.normalisation or settings.normalisation
-        self.rrf_k = req.rrf_k or settings.rrf_k
+        fusion = defaults or effective_fusion(settings, None)
+        self.method = req.fusion or fusion.fusion
+        self.alpha = fusion.alpha if req.alpha is None else req.alpha
+        self.norm = req.normalisation or fusion.normalisation
+        self.rrf_k = req.rrf_k or fusion.rrf_k
         self.aggregate = req.aggregate or settings.aggregate
         lists = [d for d in rs.dense_lists if d.hits]
         #: (name, hits, share, applies) per encoder, shares adding up to 1.

@@ -24,6 +24,7 @@ from search_api.search import membership
 from search_api.search.cursor import Cursor
 from search_api.search.explain import Explainer
 from search_api.search.resultset import ResultSet
+from search_api.search.tuned import effective_fusion, read_tuned
 
 
 def page(stores: Stores, rs: ResultSet, offset: int, limit: int) -> SearchResponse:
@@ -47,7 +48,10 @@ def page(stores: Stores, rs: ResultSet, offset: int, limit: int) -> SearchRespon
     paragraphs = stores.catalog.paragraphs(shown)
     meta = stores.catalog.articles(ids)
     spans = _highlights(stores, req.q, shown, paragraphs, rs.degraded)
-    explain = Explainer(rs, req, stores.settings) if req.explain else None
+    explain = None
+    if req.explain:
+        defaults = effective_fusion(stores.settings, read_tuned(stores.catalog))
+        explain = Explainer(rs, req, stores.settings, defaults)
     sims_by_pid = _similarities(stores, rs, ordinals)
     results = []
     for i, o in enumerate(ordinals):
