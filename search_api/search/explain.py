@@ -92,7 +92,10 @@ class Explainer:
                     for name, _, share, _ in self.dense
                 ]
             return "convex: " + " + ".join(parts)
-        return f"rrf: sum of weight / ({self.rrf_k} + rank)"
+        if len(self.dense) == 1:
+            return f"rrf: sum of 1 / ({self.rrf_k} + rank)"
+        weights = ", ".join(f"{name} {share:g}" for name, _, share, _ in self.dense)
+        return f"rrf: sum of weight / ({self.rrf_k} + rank), weights bm25 1, {weights}"
 
     def passage(self, paragraph_id: str, fused: float | None) -> Explanation:
         """The explanation of one shown paragraph."""
