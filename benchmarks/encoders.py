@@ -45,7 +45,14 @@ from search_api.search.calibration import META_KEY
 DATA = SHARED_DATA / "relevance"
 #: ``--smoke``: judged queries (and their known items) kept per data set, plus filler articles.
 SMOKE_QUERIES, SMOKE_FILLER = 3, 12
-MODELS = {"minilm": "all-MiniLM-L6-v2", "use": "use-multilingual-v3"}
+#: ``--encoder`` -> (primary encoder, extra encoders); ``minilm+use`` is the product default.
+MODELS: dict[str, tuple[str, list[str]]] = {
+    "minilm": ("all-MiniLM-L6-v2", []),
+    "use": ("use-multilingual-v3", []),
+    "minilm+use": ("all-MiniLM-L6-v2", ["use-multilingual-v3"]),
+}
+#: Hybrid searches timed per configuration (PolitiFact claims, then gnad-xling English topics).
+LATENCY_QUERIES = 200
 #: (data set, split, query languages); None = the set's own queries.jsonl.
 RUNS: list[tuple[str, str, list[str | None]]] = [
     ("checkthat2021-politifact-1k", "dev", [None]),
@@ -105,18 +112,24 @@ def smoke_copy(dataset: Path, root: Path) -> Path:
 
 
 def speed(settings: Settings, texts: list[str], queries: list[str]) -> dict[str, float]:
-    """Raw passages/s (batched, the settings' threads) and one-thread query latency (ms)."""
-    embedder = make_embedder(settings)
-    embedder.embed_passages(texts[:8])
+    """Raw passages/s (batched, the settings' threads) and one-thread query latency (ms) of
+    every encoder of ``settings`` together (a paragraph and a query go through each)."""
+    names = [settings.model, *settings.extra_models]
+    embedders = [make_embedder(settings, model=name) for name in names]
+    for embedder in embedders:
+        embedder.embed_passages(texts[:8])
     started = time.perf_counter()
-    embedder.embed_passages(texts)
+    for embedder in embedders:
+        embedder.embed_passages(texts)
     rate = len(texts) / (time.perf_counter() - started)
-    single = make_embedder(settings, threads=1)
-    single.embed_query("warm up")
+    singles = [make_embedder(settings, threads=1, model=name) for name in names]
+    for single in singles:
+        single.embed_query("warm up")
     lat = []
     for q in queries:
         t = time.perf_counter()
-        single.embed_query(q)
+        for single in singles:
+            single.embed_query(q)
         lat.append((time.perf_counter() - t) * 1000)
     return {
         "paragraphs_per_s": round(rate, 1),
@@ -137,8 +150,8 @@ def main() -> None:
     if args.smoke:
         sets = {name: smoke_copy(path, args.root) for name, path in sets.items()}
     evaluation.MEASURES["Recall@10"] = ir_measures.parse_measure("R@10")
-    model = MODELS[args.encoder]
-    out: dict[str, Any] = {"encoder": model, "machine": machine(), "ingest": {}, "runs": []}
+    model, extras = MODELS[args.encoder]
+    out: dict[str, Any] = {"encoder": args.encoder, "machine": machine(), "ingest": {}, "runs": []}
     if args.smoke:
         out["smoke"] = True
 
@@ -146,6 +159,7 @@ def main() -> None:
         return Settings(
             index=args.root / args.encoder / name,
             model=model,
+            extra_models=extras,
             lexical="embedded",
             embedding_cache=args.root / "cache.sqlite",
             model_threads=args.threads,
@@ -160,7 +174,7 @@ def main() -> None:
             out["ingest"][name] = {
                 "seconds": round(seconds, 1),
                 "paragraphs": report.as_dict().get("paragraphs"),
-                "embedded": stores.embedder.computed,
+                "embedded": sum(s.embedder.computed for s in stores.spaces),
                 "total_paragraphs": stores.catalog.counts().get("paragraphs"),
             }
             print(name, out["ingest"][name], file=sys.stderr, flush=True)
@@ -202,7 +216,41 @@ def main() -> None:
         queries = [json.loads(line)["text"] for line in fh]
     texts, queries = (texts[:16], queries[:10]) if args.smoke else (texts[:400], queries[:100])
     out["speed"] = speed(settings_for("speed"), texts, queries)
+    claims = evaluation.load_beir(sets["checkthat2021-politifact-1k"], "dev").queries
+    timed = [*claims.values(), *queries][: 10 if args.smoke else LATENCY_QUERIES]
+    out["search"] = search_latency(settings_for("checkthat2021-politifact-1k"), timed)
     emit(out, args.out)
+
+
+def search_latency(settings: Settings, queries: list[str]) -> dict[str, float]:
+    """p50 / p99 (ms) of a hybrid first page on an index of this configuration, one model and
+    one FAISS thread (serving), every query embedded (not cached) and its set computed afresh."""
+    from indexer.vectors import configure_threads
+    from search_api.engine import SearchEngine
+    from search_api.schemas import SearchRequest
+
+    configure_threads(1)
+    stores = open_stores(settings.model_copy(update={"model_threads": 1}))
+    try:
+        engine = SearchEngine(stores)
+        engine.warm_up()
+        lat = []
+        for q in queries:
+            text = evaluation.plain_query(q)
+            if not text:
+                continue
+            engine._sets.clear()
+            t = time.perf_counter()
+            engine.search(SearchRequest(q=text, fold=False))
+            lat.append((time.perf_counter() - t) * 1000)
+        engine.close()
+    finally:
+        stores.close()
+    return {
+        "queries": len(lat),
+        "hybrid_p50_ms": round(float(np.percentile(lat, 50)), 1),
+        "hybrid_p99_ms": round(float(np.percentile(lat, 99)), 1),
+    }
 
 
 if __name__ == "__main__":

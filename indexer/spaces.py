@@ -55,6 +55,12 @@ def base_name(name_or_key: str) -> str:
     return name_or_key.split("|", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
+def same_encoder(a: str, b: str) -> bool:
+    """Whether two model names or keys name the same encoder (USE's aliases included)."""
+    x, y = base_name(a), base_name(b)
+    return x == y or (is_use_model(x) and is_use_model(y))
+
+
 def languages_of(name: str) -> frozenset[str] | None:
     """The languages encoder ``name`` understands (``None``: all)."""
     if is_use_model(base_name(name)):
@@ -66,9 +72,7 @@ def share_of(name: str, shares: dict[str, float] | None = None) -> float:
     """Encoder ``name``'s share of the dense weight (``shares`` first, then the defaults)."""
     for table in (shares or {}, DEFAULT_SHARES):
         for key, value in table.items():
-            if base_name(key) == base_name(name) or (
-                is_use_model(base_name(key)) and is_use_model(base_name(name))
-            ):
+            if same_encoder(key, name):
                 return value
     return 1.0
 

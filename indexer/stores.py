@@ -24,6 +24,7 @@ from indexer.spaces import (
     languages_of,
     record_extras,
     recorded_extras,
+    same_encoder,
     space_file,
 )
 from indexer.use_embedder import USE_BATCH, UseEmbedder, is_use_model
@@ -206,7 +207,7 @@ def _open_extras(settings: Settings, catalog: Catalog, *, fresh: bool) -> list[S
     if recorded is None and not fresh:
         recorded = []  # an index from before extra encoders
     if recorded is None:
-        names = list(settings.extra_models)
+        names = [n for n in settings.extra_models if not same_encoder(n, settings.model)]
     else:
         names = [str(e["name"]) for e in recorded]
         if asked and [base_name(n) for n in settings.extra_models] != [base_name(n) for n in names]:

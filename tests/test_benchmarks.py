@@ -332,14 +332,15 @@ def test_encoders_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
     from indexer.use_embedder import use_available
 
     if not use_available():
-        pytest.skip("optional extra newssearch[multilingual] is not installed")
+        pytest.skip("USE's graph (nanoranker) is not installed")
     out = tmp_path / "encoders.json"
-    args = ["--encoder", "use", "--smoke", "--root", str(tmp_path / "root"), "--out", str(out)]
-    result = json_result(run_bench("encoders.py", args, bench_env), out)
-    assert result["encoder"] == "use-multilingual-v3" and 0.1 <= result["threshold"] <= 0.95
+    args = ["--encoder", "minilm+use", "--smoke", "--root", str(tmp_path / "root")]
+    result = json_result(run_bench("encoders.py", [*args, "--out", str(out)], bench_env), out)
+    assert result["encoder"] == "minilm+use" and 0.1 <= result["threshold"] <= 0.95
     directions = {(r["dataset"], r["split"], r["lang"]) for r in result["runs"]}
     assert ("gnad-xling", "test", "ru") in directions and len(directions) == 8
     for run in result["runs"]:
         assert set(run["results"]) == {"bm25", "dense", "hybrid", "dense-all", "hybrid-all"}
         assert "Recall@10" in run["results"]["hybrid"]
     assert result["speed"]["paragraphs_per_s"] > 0
+    assert result["search"]["queries"] > 0 and result["search"]["hybrid_p50_ms"] > 0
