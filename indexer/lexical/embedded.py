@@ -36,6 +36,7 @@ import shutil
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -321,8 +322,11 @@ class EmbeddedBackend:
         n = int(searcher.search(q, 1, count=True).count or 0)  # type: ignore[attr-defined]
         if n == 0:
             return np.empty(0, dtype=np.int64)
-        addrs = [addr for _, addr in searcher.search(q, n, count=False).hits]
-        return np.array(searcher.fast_field_values("vec_id", addrs), dtype=np.int64)
+        # The hit list is a Python object per match, tantivy-py's only way out (~0.25 us per
+        # match in all): kept to one list of addresses and one of ids, read by C iterators.
+        addrs = list(map(itemgetter(1), searcher.search(q, n, count=False).hits))
+        ids = searcher.fast_field_values("vec_id", addrs)
+        return np.fromiter(ids, dtype=np.int64, count=len(addrs))
 
     def fetch(self, paragraph_ids: Sequence[str]) -> dict[str, Paragraph]:
         """Stored paragraphs by id."""
