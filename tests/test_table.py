@@ -27,7 +27,9 @@ def by_binary_search(keys: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) ->
     others=st.lists(st.integers(-(1 << 63), MAX) | st.integers(-3, 60), max_size=40),
     data=st.data(),
 )
-def test_positions_are_a_binary_search(keys: set[int], others: list[int], data: st.DataObject) -> None:
+def test_positions_are_a_binary_search(
+    keys: set[int], others: list[int], data: st.DataObject
+) -> None:
     arr = np.asarray(sorted(keys), dtype=np.int64)
     present = data.draw(st.lists(st.sampled_from(sorted(keys)), max_size=40)) if keys else []
     ids = np.asarray(present + others, dtype=np.int64)

@@ -151,7 +151,7 @@ class VecIdIndex:
     @classmethod
     def of(cls, keys: npt.NDArray[np.int64]) -> VecIdIndex:
         """The index over ``keys`` (sorted, distinct, non-negative)."""
-        bits = max(1, int(len(keys)).bit_length()) + 1
+        bits = max(1, len(keys).bit_length()) + 1
         shift = max(0, 63 - bits)
         counts = np.bincount(keys >> shift, minlength=1 << (63 - shift))
         starts = np.zeros(len(counts) + 1, dtype=np.int64)
