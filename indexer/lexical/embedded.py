@@ -36,6 +36,7 @@ import shutil
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -296,9 +297,10 @@ class EmbeddedBackend:
     def matching_vec_ids(self, leaves: Sequence[Term | Phrase]) -> list[npt.NDArray[np.int64]]:
         """FAISS ids of every committed paragraph matching each leaf (no limit, no filters).
 
-        Per leaf, on one searcher (one snapshot for all leaves): count the matches, collect
-        exactly that many with a constant score (no BM25 work) and read their ``vec_id`` fast
-        field. About 14 ms for a leaf matching 50,000 of 200,000 paragraphs (docs).
+        Per leaf, on one searcher (one snapshot for all leaves): bound the matches (a word's
+        document frequencies, else a count), collect them all with a constant score (no BM25
+        work) and read their ``vec_id`` fast field. About 0.25 us per match, nearly all of it
+        tantivy-py's Python object per hit (docs/benchmarks.md, result set).
         """
         for leaf in leaves:
             _check_leaf(leaf)
@@ -317,12 +319,36 @@ class EmbeddedBackend:
         if q is None:
             return np.empty(0, dtype=np.int64)
         q = tantivy.Query.const_score_query(q, 1.0)
-        # The stub lacks SearchResult.count; limit 0 is refused (a Rust panic).
-        n = int(searcher.search(q, 1, count=True).count or 0)  # type: ignore[attr-defined]
+        n = self._match_bound(searcher, leaf)
+        if n is None:
+            # The stub lacks SearchResult.count; limit 0 is refused (a Rust panic).
+            n = int(searcher.search(q, 1, count=True).count or 0)  # type: ignore[attr-defined]
         if n == 0:
             return np.empty(0, dtype=np.int64)
-        addrs = [addr for _, addr in searcher.search(q, n, count=False).hits]
-        return np.array(searcher.fast_field_values("vec_id", addrs), dtype=np.int64)
+        # The hit list is a Python object per match, tantivy-py's only way out (~0.25 us per
+        # match in all): kept to one list of addresses and one of ids, read by C iterators.
+        addrs = list(map(itemgetter(1), searcher.search(q, n, count=False).hits))
+        ids = searcher.fast_field_values("vec_id", addrs)
+        return np.fromiter(ids, dtype=np.int64, count=len(addrs))
+
+    def _match_bound(self, searcher: tantivy.Searcher, leaf: Term | Phrase) -> int | None:
+        """At least the number of paragraphs matching ``leaf`` (a limit that collects them
+        all), from the term dictionary: for a word that analyses to one token per field, the
+        sum of its document frequencies over the fields :meth:`_query` ORs (deleted documents
+        included, so never too small). ``None`` for a phrase, or a word that splits into
+        several tokens (a phrase per field), where only a count is exact."""
+        if not isinstance(leaf, Term):
+            return None
+        total = 0
+        for lang in ANALYZER_LANGS:
+            if lang in leaf.stop_in:
+                continue
+            tokens = self._analyzers[lang].pre_tokenize(leaf.text).tokens
+            if len(tokens) > 1:
+                return None
+            if tokens:
+                total += int(searcher.doc_freq(f"{leaf.field}_{lang}", tokens[0].text))
+        return total
 
     def fetch(self, paragraph_ids: Sequence[str]) -> dict[str, Paragraph]:
         """Stored paragraphs by id."""

@@ -37,7 +37,10 @@ def matching_paragraphs(
     lex_para = np.zeros(table.paragraphs, dtype=bool)
     for pos in lexical_positions:
         lex_para[pos] = True
-    lex_para &= lexical[owners]
+    # Index arrays rather than whole-paragraph boolean passes where the matches are few
+    # (numpy compresses a million-element mask slower than it gathers a few thousand).
+    marked = np.flatnonzero(lex_para)
+    lex_para[marked[~lexical[owners[marked]]]] = False
     similarity = np.full(table.paragraphs, np.nan, dtype=np.float32)
     matched = lex_para.copy()
     if semantic_positions is not None and len(semantic_positions):
@@ -47,5 +50,5 @@ def matching_paragraphs(
         similarity[pos[keep]] = semantic_sims[known][keep]
         matched[pos[keep]] = True
     by_article = table.paragraph_by_article
-    chosen = by_article[matched[by_article]]
+    chosen = by_article[np.flatnonzero(matched[by_article])]
     return table.paragraph_vec_ids[chosen], owners[chosen], similarity[chosen], lex_para[chosen]

@@ -23,7 +23,10 @@ Contracts:
 - ``paragraph_articles`` maps a FAISS/lexical ``vec_id`` to its article ordinal, ``-1`` for a
   paragraph that is not committed (pending, deleted, unknown); ``positions`` maps it to its
   row in ``paragraph_vec_ids`` (the *paragraph position*), so per-paragraph work of a set is
-  boolean masks over positions (one pass over the paragraphs, no sort of the matches).
+  boolean masks over positions (one pass over the paragraphs, no sort of the matches). That
+  mapping is :class:`VecIdIndex` (built once per table): vec_ids are uniform 63-bit hashes,
+  so their top bits bucket the sorted array evenly and a lookup is about two memory reads,
+  not a binary search (a claim's ~1M matches at 1M paragraphs: ~20 ms instead of ~180 ms).
 """
 
 from __future__ import annotations
@@ -127,6 +130,60 @@ class Column:
 
 
 @dataclass(frozen=True)
+class VecIdIndex:
+    """Paragraph position per vec_id over ``keys``, a sorted array of distinct non-negative
+    vec_ids (the table's ``paragraph_vec_ids``): the position of a vec_id is its index in
+    ``keys``.
+
+    Layout: ``keys`` split into ``2**bits`` buckets by their top ``bits`` bits (of 63), with
+    at least twice as many buckets as keys; ``starts[b]`` is the index of the first key whose
+    bucket is ``b`` or later (``len(keys)`` past the last). A vec_id is looked up at the start
+    of its bucket and then at the following keys while they are smaller (keys are sorted, so
+    the scan stops at the first key that is not): uniform hashes put about half a key in a
+    bucket, so nearly every lookup is settled by the first read. Answers exactly what a binary
+    search over ``keys`` answers, for any input (skewed keys only make it slower).
+    """
+
+    keys: npt.NDArray[np.int64]
+    starts: npt.NDArray[np.int64]
+    shift: int
+
+    @classmethod
+    def of(cls, keys: npt.NDArray[np.int64]) -> VecIdIndex:
+        """The index over ``keys`` (sorted, distinct, non-negative)."""
+        bits = max(1, len(keys).bit_length()) + 1
+        shift = max(0, 63 - bits)
+        counts = np.bincount(keys >> shift, minlength=1 << (63 - shift))
+        starts = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=starts[1:])
+        return cls(keys, starts, shift)
+
+    def positions(self, vec_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Index in ``keys`` per vec_id, ``-1`` where it is not one of them."""
+        keys, n = self.keys, len(self.keys)
+        vec_ids = np.asarray(vec_ids, dtype=np.int64)
+        if n == 0 or len(vec_ids) == 0:
+            return np.full(len(vec_ids), -1, dtype=np.int64)
+        # A negative id (FAISS's -1 padding) has a negative bucket: ``starts`` read from the
+        # end, and every key is larger, so it is never found and never scanned on.
+        at = self.starts[vec_ids >> self.shift]
+        np.minimum(at, n - 1, out=at)
+        found = keys[at]
+        out: npt.NDArray[np.int64] = np.where(found == vec_ids, at, -1)
+        rest = np.flatnonzero(found < vec_ids)
+        at, wanted = at[rest], vec_ids[rest]
+        while len(rest):
+            at += 1
+            np.minimum(at, n - 1, out=at)
+            found = keys[at]
+            hit = found == wanted
+            out[rest[hit]] = at[hit]
+            more = (found < wanted) & (at < n - 1)
+            rest, at, wanted = rest[more], at[more], wanted[more]
+        return out
+
+
+@dataclass(frozen=True)
 class ArticleTable:
     """Every committed article of one generation, as columns (module docstring)."""
 
@@ -145,6 +202,8 @@ class ArticleTable:
     _derived: dict[str, npt.NDArray[np.int64]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    #: The vec_id -> position index, built on first use (see :meth:`positions`).
+    _vec_index: list[VecIdIndex] = field(default_factory=list, compare=False, repr=False)
 
     def date_rank(self, descending: bool) -> npt.NDArray[np.int64]:
         """Per ordinal, its position when every article is sorted by date (newest first when
@@ -190,12 +249,9 @@ class ArticleTable:
 
     def positions(self, vec_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Paragraph position per ``vec_id`` (``-1`` where the paragraph is not committed)."""
-        keys = self.paragraph_vec_ids
-        if len(keys) == 0 or len(vec_ids) == 0:
-            return np.full(len(vec_ids), -1, dtype=np.int64)
-        pos = np.searchsorted(keys, vec_ids).clip(0, len(keys) - 1)
-        out: npt.NDArray[np.int64] = np.where(keys[pos] == vec_ids, pos, -1)
-        return out
+        if not self._vec_index:  # two threads may both build it: the same index, no harm
+            self._vec_index.append(VecIdIndex.of(self.paragraph_vec_ids))
+        return self._vec_index[0].positions(vec_ids)
 
     def paragraph_articles(self, vec_ids: npt.NDArray[np.int64]) -> Ordinals:
         """Article ordinal per ``vec_id`` (``-1`` where the paragraph is not committed)."""

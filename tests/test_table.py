@@ -1,0 +1,47 @@
+"""VecIdIndex (search_api/search/table.py): vec_id -> paragraph position, exactly what a
+binary search over the sorted vec_ids gives, for uniform hashes and skewed keys alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indexer.catalog import vec_id
+from search_api.search.table import VecIdIndex
+
+MAX = (1 << 63) - 1
+
+
+def by_binary_search(keys: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> list[int]:
+    if len(keys) == 0:
+        return [-1] * len(ids)
+    pos = np.searchsorted(keys, ids).clip(0, len(keys) - 1)
+    return np.where(keys[pos] == ids, pos, -1).tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    keys=st.sets(st.integers(0, MAX) | st.integers(0, 50), max_size=60),
+    others=st.lists(st.integers(-(1 << 63), MAX) | st.integers(-3, 60), max_size=40),
+    data=st.data(),
+)
+def test_positions_are_a_binary_search(
+    keys: set[int], others: list[int], data: st.DataObject
+) -> None:
+    arr = np.asarray(sorted(keys), dtype=np.int64)
+    present = data.draw(st.lists(st.sampled_from(sorted(keys)), max_size=40)) if keys else []
+    ids = np.asarray(present + others, dtype=np.int64)
+    got = VecIdIndex.of(arr).positions(ids)
+    assert got.dtype == np.int64
+    assert got.tolist() == by_binary_search(arr, ids)
+
+
+def test_real_vec_ids_at_scale() -> None:
+    keys = np.unique(np.asarray([vec_id(f"a{i}:{i % 7}") for i in range(20_000)], np.int64))
+    rng = np.random.default_rng(0)
+    ids = np.concatenate([rng.choice(keys, 5_000), rng.integers(-5, MAX, 1_000), [-1, MAX, 0]])
+    assert VecIdIndex.of(keys).positions(ids).tolist() == by_binary_search(keys, ids)
+    assert VecIdIndex.of(keys[:0]).positions(ids).tolist() == [-1] * len(ids)
+    assert VecIdIndex.of(keys).positions(ids[:0]).tolist() == []
