@@ -138,7 +138,8 @@ class SearchEngine:
 
     def _reload_stores(self) -> None:
         """Before a new table is built: make the stores' readers at least as new."""
-        self.stores.vectors.reload_if_changed()
+        for space in self.stores.spaces:
+            space.vectors.reload_if_changed()
         refresh: Callable[[], None] | None = getattr(self.stores.lexical, "refresh", None)
         if refresh is not None:
             with suppress(BackendUnavailable):

@@ -42,7 +42,8 @@ class Service:
             if now - self._checked < REFRESH_INTERVAL:
                 return
             self._checked = now
-        self.stores.vectors.reload_if_changed()
+        for space in self.stores.spaces:
+            space.vectors.reload_if_changed()
         refresh: Callable[[], None] | None = getattr(self.stores.lexical, "refresh", None)
         if refresh is not None:
             with suppress(BackendUnavailable):
