@@ -105,6 +105,14 @@ def reembed(
     report = ReembedReport(previous, embedder.model_key, embedder.dim)
     if previous == embedder.model_key:
         return report
+    from indexer.spaces import recorded_extras, same_encoder
+
+    for extra in recorded_extras(catalog) or []:
+        if same_encoder(str(extra["name"]), embedder.model_key):
+            raise ValueError(
+                f"{extra['name']} is an extra encoder of index {index}: drop it first "
+                f"(newssearch reembed --drop {extra['name']} --index {index})"
+            )
     staged = staged_path(index)
     for leftover in (staged, staged.with_suffix(staged.suffix + ".tmp")):
         leftover.unlink(missing_ok=True)

@@ -1,8 +1,11 @@
 """The one factory that turns :class:`~indexer.settings.Settings` into open stores.
 
-An index directory holds ``catalog.sqlite``, ``vectors.faiss`` and, for the embedded backend,
-``lexical/``. The embedding model an index was built with is recorded in the catalog; opening
-it with a different model is refused with a clear error instead of mixing vector spaces.
+An index directory holds ``catalog.sqlite``, ``vectors.faiss`` (the primary encoder's),
+``vectors.<encoder>.faiss`` per extra encoder (indexer/spaces.py; by default the multilingual
+USE beside MiniLM) and, for the embedded backend, ``lexical/``. The encoders an index was
+built with are recorded in the catalog; opening it with a different primary model is refused
+with a clear error instead of mixing vector spaces, and so is asking explicitly for other
+extras than it records.
 """
 
 from __future__ import annotations
@@ -171,7 +174,10 @@ def open_stores(settings: Settings, embedder: Embedder | None = None) -> Stores:
 
     Completes an interrupted encoder switch (:func:`indexer.reembed.finish_reembed`), then
     raises :class:`EncoderMismatch` (a ``ValueError``) when the index was built with another
-    embedding model than ``embedder`` / the settings' one.
+    embedding model than ``embedder`` / the settings' one, and
+    :class:`~indexer.spaces.ExtrasMismatch` when the settings name other extra encoders
+    explicitly than the index records. A new index records the settings' extras; an existing
+    one opens with those it records (none for an index from before extras).
     """
     settings.index.mkdir(parents=True, exist_ok=True)
     catalog = Catalog(settings.index / "catalog.sqlite")

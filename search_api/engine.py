@@ -313,6 +313,8 @@ class SearchEngine:
         def dense_side(i: int, with_range: bool) -> DenseList:
             space = spaces[i]
             scope = dense.scope_of(table, space)
+            if scope is not None and not scope.any():  # no article in its languages
+                return DenseList(space.name, [], shares[i], scope, thresholds[i], *_no_matches())
             inside = in_filters if scope is None else in_filters & scope
             allowed = None if len(masks) == 0 and scope is None else table.vec_ids_of(inside)
             vector = space.embedder.embed_query(parsed.free_text)
