@@ -344,3 +344,17 @@ def test_encoders_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
         assert "Recall@10" in run["results"]["hybrid"]
     assert result["speed"]["paragraphs_per_s"] > 0
     assert result["search"]["queries"] > 0 and result["search"]["hybrid_p50_ms"] > 0
+
+
+@pytest.mark.multilingual
+def test_title_context_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "title.json"
+    args = ["--smoke", "--root", str(tmp_path / "root"), "--out", str(out)]
+    result = json_result(run_bench("title_context.py", args, bench_env), out)
+    assert set(result["reembed"]) == {"checkthat2021-politifact-1k", "gnad-xling", "bbc-xling"}
+    for done in result["reembed"].values():  # each distinct text once per encoder (2)
+        assert 0 < done["paragraphs"] < done["embedded"] <= 2 * done["paragraphs"]
+    assert len(result["runs"]) == 8
+    for run in result["runs"]:
+        for variant in ("plain", "title"):
+            assert set(run[variant]) == {"bm25", "dense", "hybrid"}
