@@ -358,3 +358,14 @@ def test_title_context_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
     for run in result["runs"]:
         for variant in ("plain", "title"):
             assert set(run[variant]) == {"bm25", "dense", "hybrid"}
+
+
+@pytest.mark.multilingual
+def test_article_bm25_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "article.json"
+    args = ["--smoke", "--root", str(tmp_path / "root"), "--out", str(out)]
+    result = json_result(run_bench("article_bm25.py", args, bench_env), out)
+    assert len(result["runs"]) == 8 and result["betas"][0] == 0.0
+    for run in result["runs"]:
+        assert {str(b) for b in result["betas"]} <= set(run)
+        assert "nDCG@10" in run["0.0"]
