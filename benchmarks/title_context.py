@@ -29,6 +29,7 @@ from encoders import DATA, RUNS, language_copy, smoke_copy
 from indexer.catalog import vec_id
 from indexer.pipeline import check, ingest
 from indexer.settings import Settings
+from indexer.spaces import same_encoder
 from indexer.stores import open_stores
 from indexer.vectors import VectorStore
 from search_api import evaluation
@@ -36,14 +37,17 @@ from search_api import evaluation
 BATCH = 512
 
 
-def with_title(index: Path, settings: Settings) -> dict[str, int]:
-    """Re-embed every paragraph of ``index`` as title + paragraph, in every space; returns the
-    paragraphs written and the texts really embedded. The index must pass ``check`` after."""
+def with_title(index: Path, settings: Settings, only: str | None = None) -> dict[str, int]:
+    """Re-embed every paragraph of ``index`` as title + paragraph, in every space (or only in
+    encoder ``only``'s); returns the paragraphs written and the texts really embedded. The
+    index must pass ``check`` after."""
     stores = open_stores(settings.model_copy(update={"index": index}))
     try:
         ids = [pid for pid, _ in stores.catalog.iter_paragraph_ids()]
         embedded = 0
         for space in stores.spaces:
+            if only is not None and not same_encoder(space.name, only):
+                continue
             path = space.vectors.path
             fresh = VectorStore(path.with_name(path.name + ".title"), space.embedder.dim)
             before = space.embedder.computed
@@ -75,6 +79,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, required=True, help="Work directory.")
     parser.add_argument("--cache", type=Path, default=None, help="Embedding cache file.")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--only", help="Re-embed only this encoder's space (default: all).")
     parser.add_argument("--smoke", action="store_true", help="A seconds-long run (tiny data).")
     args = parser.parse_args()
     if not args.smoke and args.indexes is None:
@@ -82,7 +87,7 @@ def main() -> None:
     cache = args.cache or args.root / "cache.sqlite"
     names = list(dict.fromkeys(r[0] for r in RUNS))
     sets = {name: DATA / name for name in names}
-    out: dict[str, Any] = {"machine": machine(), "reembed": {}, "runs": []}
+    out: dict[str, Any] = {"machine": machine(), "only": args.only, "reembed": {}, "runs": []}
     if args.smoke:
         out["smoke"] = True
         sets = {name: smoke_copy(path, args.root) for name, path in sets.items()}
@@ -107,7 +112,7 @@ def main() -> None:
         shutil.copytree(originals[name], copy)
         started = time.perf_counter()
         out["reembed"][name] = {
-            **with_title(copy, settings(copy)),
+            **with_title(copy, settings(copy), args.only),
             "seconds": round(time.perf_counter() - started, 1),
         }
         print(name, out["reembed"][name], file=sys.stderr, flush=True)
