@@ -369,3 +369,16 @@ def test_article_bm25_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
     for run in result["runs"]:
         assert {str(b) for b in result["betas"]} <= set(run)
         assert "nDCG@10" in run["0.0"]
+
+
+@pytest.mark.multilingual
+def test_fusion_simulation_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "sim.json"
+    args = ["--smoke", "--root", str(tmp_path / "root"), "--out", str(out)]
+    result = json_result(run_bench("fusion_simulation.py", args, bench_env), out)
+    assert len(result["runs"]) == 8
+    assert {"bm25", "minilm", "use", "routed", "adaptive-1.0"} <= set(result["summary"])
+    for rule, figures in result["summary"].items():
+        assert 0.0 <= figures["mean"] <= 1.0, rule
+        if rule in ("bm25", "minilm", "use"):  # one list never beats the best single list
+            assert figures["worst_margin"] <= 0.0, rule
