@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import emit, machine  # also puts the repository on sys.path
-from encoders import DATA, RUNS, language_copy, smoke_copy
+from encoders import DATA, RUNS, index_arguments, language_copy, smoke_copy
 
 from indexer.lexical.embedded import EmbeddedBackend
 from indexer.models import Filters, Paragraph
@@ -87,14 +87,7 @@ def zscores(scores: dict[str, float]) -> tuple[dict[str, float], float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--indexes", type=Path, help="DIR/<data set>: the evaluation indexes.")
-    parser.add_argument("--root", type=Path, required=True, help="Work directory.")
-    parser.add_argument("--cache", type=Path, default=None, help="Embedding cache file.")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--smoke", action="store_true", help="A seconds-long run (tiny data).")
-    args = parser.parse_args()
-    if not args.smoke and args.indexes is None:
-        parser.error("--indexes is required (or --smoke)")
+    args = index_arguments(parser)
     cache = args.cache or args.root / "cache.sqlite"
     names = list(dict.fromkeys(r[0] for r in RUNS))
     sets = {name: DATA / name for name in names}

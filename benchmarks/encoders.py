@@ -111,6 +111,20 @@ def smoke_copy(dataset: Path, root: Path) -> Path:
     return copy
 
 
+def index_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse the options of the scripts that measure a variant of existing evaluation indexes
+    (``--indexes DIR/<data set>`` or ``--smoke``, ``--root``, ``--cache``, ``--out``)."""
+    parser.add_argument("--indexes", type=Path, help="DIR/<data set>: the evaluation indexes.")
+    parser.add_argument("--root", type=Path, required=True, help="Work directory.")
+    parser.add_argument("--cache", type=Path, default=None, help="Embedding cache file.")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--smoke", action="store_true", help="A seconds-long run (tiny data).")
+    args = parser.parse_args()
+    if not args.smoke and args.indexes is None:
+        parser.error("--indexes is required (or --smoke)")
+    return args
+
+
 def speed(settings: Settings, texts: list[str], queries: list[str]) -> dict[str, float]:
     """Raw passages/s (batched, the settings' threads) and one-thread query latency (ms) of
     every encoder of ``settings`` together (a paragraph and a query go through each)."""

@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import emit, machine  # also puts the repository on sys.path
-from encoders import DATA, RUNS, language_copy, smoke_copy
+from encoders import DATA, RUNS, index_arguments, language_copy, smoke_copy
 
 from indexer.catalog import vec_id
 from indexer.pipeline import check, ingest
@@ -75,15 +75,8 @@ def with_title(index: Path, settings: Settings, only: str | None = None) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--indexes", type=Path, help="DIR/<data set>: the indexes to copy.")
-    parser.add_argument("--root", type=Path, required=True, help="Work directory.")
-    parser.add_argument("--cache", type=Path, default=None, help="Embedding cache file.")
-    parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--only", help="Re-embed only this encoder's space (default: all).")
-    parser.add_argument("--smoke", action="store_true", help="A seconds-long run (tiny data).")
-    args = parser.parse_args()
-    if not args.smoke and args.indexes is None:
-        parser.error("--indexes is required (or --smoke)")
+    args = index_arguments(parser)
     cache = args.cache or args.root / "cache.sqlite"
     names = list(dict.fromkeys(r[0] for r in RUNS))
     sets = {name: DATA / name for name in names}

@@ -146,6 +146,20 @@ def german_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    """The seed article and four real German articles (gnad10k Inland) as input files."""
+    require_shared_data()
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / SEED.name).write_bytes(SEED.read_bytes())
+    recs = jsonl_head(
+        SHARED_DATA / "corpora" / "gnad10k_test.de.jsonl", 4, lambda r: r["label"] == "Inland"
+    )
+    write_jsonl(root / "gnad.de.jsonl", recs)
+    return root
+
+
 def ingested_index(settings: Settings, embedder: Embedder, corpus: Path) -> Settings:
     """``corpus`` ingested into the index of ``settings`` (every record written); the stores
     closed again."""

@@ -23,7 +23,7 @@ from search_api.engine import SearchEngine
 from search_api.fusion import convex, convex_many
 from search_api.schemas import SearchRequest
 from search_api.search.dense import union_max
-from tests.conftest import SEED, SEED_TITLE, jsonl_head, require_shared_data, write_jsonl
+from tests.conftest import SEED_TITLE
 
 pytestmark = pytest.mark.multilingual
 
@@ -85,21 +85,6 @@ def test_an_index_refuses_extras_other_than_its_own(
     settings = settings_for(built_index.index, extra_models=[])
     with pytest.raises(ExtrasMismatch, match=r"reembed --drop use-multilingual-v3"):
         open_stores(settings, embedder)
-
-
-@pytest.fixture
-def small_corpus(tmp_path: Path) -> Path:
-    require_shared_data()
-    from tests.conftest import SHARED_DATA
-
-    root = tmp_path / "in"
-    root.mkdir()
-    (root / SEED.name).write_bytes(SEED.read_bytes())
-    recs = jsonl_head(
-        SHARED_DATA / "corpora" / "gnad10k_test.de.jsonl", 6, lambda r: r["label"] == "Inland"
-    )
-    write_jsonl(root / "gnad.de.jsonl", recs)
-    return root
 
 
 def test_adding_and_dropping_an_encoder_keeps_check_clean(

@@ -17,7 +17,7 @@ from indexer.query import Node, parse_query
 from indexer.stores import Stores, open_stores
 from search_api.engine import SearchEngine
 from search_api.schemas import SearchRequest
-from tests.conftest import SEED, SEED_TITLE, jsonl_head, require_shared_data, write_jsonl
+from tests.conftest import SEED_TITLE, write_jsonl
 
 #: Dense-mode tests of German text use the default thresholds (USE takes German queries).
 GERMAN_MIN_SIMILARITY: float | None = None
@@ -143,21 +143,6 @@ def test_lexical_outage_degrades_to_dense(stores: Stores) -> None:
             assert resp.results[0].title == SEED_TITLE
     finally:
         stores.lexical = real
-
-
-@pytest.fixture
-def small_corpus(tmp_path: Path) -> Path:
-    require_shared_data()
-    from tests.conftest import SHARED_DATA
-
-    root = tmp_path / "in"
-    root.mkdir()
-    (root / SEED.name).write_bytes(SEED.read_bytes())
-    recs = jsonl_head(
-        SHARED_DATA / "corpora" / "gnad10k_test.de.jsonl", 4, lambda r: r["label"] == "Inland"
-    )
-    write_jsonl(root / "gnad.de.jsonl", recs)
-    return root
 
 
 def test_reingest_unchanged_embeds_nothing(
