@@ -306,13 +306,14 @@ class SearchEngine:
             and (req.mode == "dense" or parsed.is_plain or not req.lexical)
         )
         limit = self.settings.max_semantic_paragraphs
+        every = self.stores.spaces
         spaces = dense.taking_part(self.stores, parsed.free_text) if parsed.free_text else []
         shares = dense.shares(self.stores, spaces) if spaces else []
         thresholds = dense.thresholds(self.stores, spaces, parsed.free_text, req.min_similarity)
 
         def dense_side(i: int, with_range: bool) -> DenseList:
             space = spaces[i]
-            scope = dense.scope_of(table, space)
+            scope = dense.scope_of(table, space, every)
             if scope is not None and not scope.any():  # no article in its languages
                 return DenseList(space.name, [], shares[i], scope, thresholds[i], *_no_matches())
             inside = in_filters if scope is None else in_filters & scope

@@ -94,6 +94,8 @@ def test_adding_and_dropping_an_encoder_keeps_check_clean(
     stores = open_stores(settings_for(index, extra_models=[]), embedder)
     ingest(stores, [small_corpus])
     assert [s.name for s in stores.spaces] == [MINILM]
+    # Alone, the English encoder still ranks the German articles (no other encoder reads them).
+    assert SEED_TITLE in top_titles(stores, "Putin Tokajew Gespräche", mode="dense")[:3]
     stores.close()
     result = CliRunner().invoke(
         app, ["reembed", "--add", USE, "--index", str(index)], env=_env(settings_for, index)

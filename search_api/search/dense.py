@@ -3,9 +3,10 @@
 Contracts:
 - An encoder takes part in a request only when it understands the query's language
   (:func:`indexer.language.detect_language` of the free text; a query too short to tell counts
-  as understood by every encoder), and then it ranks and admits only paragraphs of articles in
-  its languages (or of unknown language): MiniLM, an English model, neither ranks German
-  paragraphs nor makes them semantic matches; USE covers 15 languages.
+  as understood by every encoder; when none does, all take part), and then it ranks and admits
+  only paragraphs of articles in its languages, of unknown language, or in languages no other
+  encoder of the index understands (:func:`scope_of`): beside USE, MiniLM (an English model)
+  neither ranks German paragraphs nor makes them semantic matches; alone, it ranks them all.
 - Each retriever returns its top ``depth`` paragraphs within the filters (best first, ties by
   id) and, when the set needs it, every paragraph at or above *its own* encoder's threshold
   (similarity scales differ by encoder, search_api/search/calibration.py). The semantic side
@@ -73,12 +74,22 @@ def taking_part(stores: Stores, text: str) -> list[Space]:
     return chosen or spaces
 
 
-def scope_of(table: ArticleTable, space: Space) -> Mask | None:
-    """Articles in ``space``'s languages or of unknown language; ``None`` when that is all."""
+def scope_of(table: ArticleTable, space: Space, spaces: list[Space]) -> Mask | None:
+    """The articles ``space`` ranks: those in its languages, of unknown language, or in a
+    language no other encoder of the index (``spaces``) understands (an English-only index
+    still ranks its German articles as well as it can); ``None`` when that is all of them."""
     if space.languages is None:
         return None
+    others = [s for s in spaces if s.name != space.name]
+    if any(s.languages is None for s in others):
+        covered: set[str] | None = None  # another encoder reads every language
+    else:
+        covered = set().union(*(s.languages or () for s in others))
     column = table.columns["language"]
-    scope = column.mask(sorted(space.languages), table.size)
+    wanted = set(space.languages)
+    if covered is not None:
+        wanted |= {v for v in column.values if v.lower() not in covered}
+    scope = column.mask(sorted(wanted), table.size)
     if column.offsets is None:
         scope |= column.codes < 0
     return None if bool(scope.all()) else scope
