@@ -13,7 +13,8 @@ Contracts:
   of the set is the union over the retrievers; a paragraph found by several keeps its highest
   similarity.
 - Weights: encoder ``i`` gets ``share_i / sum(shares)`` of the dense weight, over the
-  encoders that take part (:func:`indexer.spaces.share_of`).
+  encoders that take part (:func:`indexer.spaces.share_of`); per paragraph, the dense weight
+  is shared by those whose scope holds it (``search_api.fusion.convex_many``'s groups).
 """
 
 from __future__ import annotations
