@@ -108,6 +108,10 @@ def test_adding_and_dropping_an_encoder_keeps_check_clean(
     assert check(stores).ok
     assert SEED_TITLE in top_titles(stores, CROSS_LINGUAL[1], mode="dense")[:3]
     stores.close()
+    result = CliRunner().invoke(  # the primary cannot become an encoder the index has as extra
+        app, ["reembed", "--model", USE, "--index", str(index)], env=_env(settings_for, index)
+    )
+    assert result.exit_code == 2 and "drop it first" in result.output
     result = CliRunner().invoke(
         app, ["reembed", "--drop", USE, "--index", str(index)], env=_env(settings_for, index)
     )

@@ -1,5 +1,7 @@
 """An index records its encoder and refuses another; ``newssearch reembed`` switches it
-(indexer/reembed.py), crash-safely and through the embedding cache."""
+(indexer/reembed.py), crash-safely and through the embedding cache. The indexes here have one
+encoder (``extra_models=[]``): the switch of the primary encoder is what is tested; extras
+are tests/test_encoders.py's."""
 
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ def _minilm_index(settings: Any, embedder: Embedder, corpus: Path) -> None:
 def test_index_records_its_encoder_and_refuses_another(
     tmp_path: Path, settings_for: Any, embedder: Embedder, corpus: Path
 ) -> None:
-    settings = settings_for(tmp_path / "idx")
+    settings = settings_for(tmp_path / "idx", extra_models=[])
     _minilm_index(settings, embedder, corpus)
     stores = open_stores(settings, embedder)
     assert stores.catalog.get_meta("model_key") == embedder.model_key
@@ -93,7 +95,7 @@ def test_index_records_its_encoder_and_refuses_another(
 def test_the_cli_refuses_another_encoder_with_a_message_not_a_traceback(
     tmp_path: Path, settings_for: Any, embedder: Embedder, corpus: Path
 ) -> None:
-    settings = settings_for(tmp_path / "idx")
+    settings = settings_for(tmp_path / "idx", extra_models=[])
     _minilm_index(settings, embedder, corpus)
     env = {"NEWSSEARCH_MODEL": "use-multilingual-v3"}
     for args in (["search", "Wahl"], ["check"]):
@@ -107,7 +109,7 @@ def test_the_cli_refuses_another_encoder_with_a_message_not_a_traceback(
 def test_reembed_switches_an_index_and_search_works_after_it(
     tmp_path: Path, settings_for: Any, embedder: Embedder, corpus: Path, use: CachedEmbedder
 ) -> None:
-    settings = settings_for(tmp_path / "idx")
+    settings = settings_for(tmp_path / "idx", extra_models=[])
     _minilm_index(settings, embedder, corpus)
     stores = open_stores(settings, embedder)
     generation = stores.catalog.generation()
@@ -147,7 +149,7 @@ def test_reembed_switches_an_index_and_search_works_after_it(
 def test_reembed_reuses_the_cache_and_the_cli_switches_back(
     tmp_path: Path, settings_for: Any, embedder: Embedder, corpus: Path, subprocess_env: Any
 ) -> None:
-    settings = settings_for(tmp_path / "idx")
+    settings = settings_for(tmp_path / "idx", extra_models=[])
     _minilm_index(settings, embedder, corpus)
     runner = CliRunner()
     env = {"NEWSSEARCH_EMBEDDING_CACHE": str(settings.embedding_cache)}
@@ -170,7 +172,7 @@ def test_reembed_reuses_the_cache_and_the_cli_switches_back(
 def test_a_crash_while_embedding_leaves_the_index_as_it_was(
     tmp_path: Path, settings_for: Any, embedder: Embedder, corpus: Path
 ) -> None:
-    settings = settings_for(tmp_path / "idx")
+    settings = settings_for(tmp_path / "idx", extra_models=[])
     _minilm_index(settings, embedder, corpus)
 
     class Crashing(UseEmbedder):
@@ -207,7 +209,7 @@ def test_a_crash_after_the_staged_store_is_complete_rolls_forward(
     use: CachedEmbedder,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = settings_for(tmp_path / "idx")
+    settings = settings_for(tmp_path / "idx", extra_models=[])
     _minilm_index(settings, embedder, corpus)
     calls = {"n": 0}
     real_finish = reembed_module.finish_reembed
