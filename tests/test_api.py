@@ -423,17 +423,22 @@ def test_stats(client: TestClient, backend: Stores) -> None:
     assert None not in stories.values() and stats["unclustered"] == 0
     assert sum(stats["languages"].values()) == stats["articles"] and "de" in stats["languages"]
     assert stats["index_generation"] == backend.catalog.generation() > 0
-    assert stats["encoders"] == [backend.catalog.get_meta("model_key")]
+    assert stats["encoders"] == [  # the default pair: MiniLM, then USE
+        backend.catalog.get_meta("model_key"),
+        "use-multilingual-v3|onnx-int8|q=|p=",
+    ]
     assert stats["lexical_backend"] == backend.lexical.name
     assert stats["min_similarity"] == 0.64 and stats["last_ingest"]
     by_name = {s["name"]: s for s in stats["stores"]}
-    for name in ("catalog", "vectors"):
+    for name in ("catalog", "vectors", "vectors (use-multilingual-v3)"):
         assert by_name[name]["bytes"] > 0
         assert by_name[name]["bytes_per_paragraph"] == pytest.approx(
             by_name[name]["bytes"] / stats["paragraphs"], abs=0.1
         )
     # FAISS flat: 384 float32 per vector plus its id, nothing else of note.
     assert 384 * 4 <= by_name["vectors"]["bytes_per_paragraph"] < 384 * 4 + 64
+    use = by_name["vectors (use-multilingual-v3)"]["bytes_per_paragraph"]
+    assert 512 * 4 <= use < 512 * 4 + 64
     lexical = by_name[f"lexical ({backend.lexical.name})"]
     if backend.lexical.name == "embedded":
         assert lexical["bytes"] > 0

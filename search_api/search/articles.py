@@ -125,9 +125,10 @@ def index_stats(stores: Stores, table: ArticleTable) -> Stats:
 
     Articles, paragraphs and languages count committed articles (what search sees);
     ``pending`` the articles whose last write has not committed. Sizes: the catalog (SQLite
-    with its WAL), the vector store file and, for the embedded backend, the lexical index
-    directory; Elasticsearch's size is not known here (``null``). ``last_ingest`` is when the
-    vector store was last saved, which every committing ingest, delete and repair does.
+    with its WAL), each encoder's vector store file and, for the embedded backend, the lexical
+    index directory; Elasticsearch's size is not known here (``null``). ``encoders``: the
+    primary encoder's key first, then the extras'. ``last_ingest`` is when the primary vector
+    store was last saved, which every committing ingest, delete and repair does.
     """
     index = stores.settings.index
     paragraphs = len(table.paragraph_vec_ids)
@@ -140,6 +141,7 @@ def index_stats(stores: Stores, table: ArticleTable) -> Stats:
     sizes: list[tuple[str, int | None]] = [
         ("catalog", _size([catalog_path, *catalog_path.parent.glob(catalog_path.name + "-*")])),
         ("vectors", _size([stores.vectors.path])),
+        *((f"vectors ({space.name})", _size([space.vectors.path])) for space in stores.extras),
         (
             f"lexical ({stores.lexical.name})",
             _size([index / "lexical"]) if stores.lexical.name == "embedded" else None,
@@ -163,7 +165,7 @@ def index_stats(stores: Stores, table: ArticleTable) -> Stats:
             )
             for name, size in sizes
         ],
-        encoders=[model] if model else [],
+        encoders=[*([model] if model else []), *(s.embedder.model_key for s in stores.extras)],
         lexical_backend=stores.lexical.name,
         index_generation=table.generation,
         min_similarity=semantic_threshold(stores),

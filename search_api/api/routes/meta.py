@@ -22,9 +22,14 @@ STATS_EXAMPLE: dict[str, Any] = {
     "stores": [
         {"name": "catalog", "bytes": 9_043_968, "bytes_per_paragraph": 2898.7},
         {"name": "vectors", "bytes": 4_867_245, "bytes_per_paragraph": 1560.0},
+        {
+            "name": "vectors (use-multilingual-v3)",
+            "bytes": 6_464_045,
+            "bytes_per_paragraph": 2072.0,
+        },
         {"name": "lexical (embedded)", "bytes": 3_180_544, "bytes_per_paragraph": 1019.4},
     ],
-    "encoders": ["all-MiniLM-L6-v2|onnx-int8|q=|p="],
+    "encoders": ["all-MiniLM-L6-v2|onnx-int8|q=|p=", "use-multilingual-v3|onnx-int8|q=|p="],
     "lexical_backend": "embedded",
     "index_generation": 12,
     "min_similarity": 0.64,
