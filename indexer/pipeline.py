@@ -230,6 +230,37 @@ def ingest_articles(
     return report
 
 
+def article_documents(paragraphs: Iterable[Paragraph]) -> list[Paragraph]:
+    """One document per article of ``paragraphs`` (in their order): the title and every
+    paragraph's text, with the article's fields, id ``{article_id}:0`` (the article-level
+    BM25 store, ``Stores.articles``)."""
+    by_article: dict[str, list[Paragraph]] = {}
+    for p in paragraphs:
+        by_article.setdefault(p.article_id, []).append(p)
+    docs = []
+    for article_id, parts in by_article.items():
+        parts.sort(key=lambda p: p.position)
+        first = parts[0]
+        text = "\n".join(p.text for p in parts)
+        docs.append(
+            Paragraph(
+                Paragraph.make_id(article_id, 0),
+                article_id,
+                0,
+                text,
+                0,
+                len(text),
+                title=first.title,
+                source=first.source,
+                language=first.language,
+                section=first.section,
+                authors=first.authors,
+                published_at=first.published_at,
+            )
+        )
+    return docs
+
+
 def _computed(stores: Stores) -> int:
     """Texts really embedded so far, over every encoder of the index."""
     return sum(s.embedder.computed for s in stores.spaces)
@@ -250,6 +281,9 @@ def _write(stores: Stores, batch: Batch, vectors: list[Vectors]) -> None:
     gone = [v for ids in old.values() for v in ids]
     paragraphs = [p for _, paras, _ in batch for p in paras]
     stores.lexical.upsert(paragraphs)
+    if stores.articles is not None:
+        stores.articles.delete_articles([a.article_id for a, _, _ in batch])
+        stores.articles.upsert(article_documents(paragraphs))
     ids = [vec_id(p.paragraph_id) for p in paragraphs]
     for space, rows in zip(stores.spaces, vectors, strict=True):
         space.vectors.remove(gone)
@@ -260,6 +294,8 @@ def _commit(stores: Stores, article_ids: list[str]) -> None:
     """Commit both stores, then flip ``article_ids`` to committed with their stories (one
     catalog transaction: a crash before it leaves them pending, with their old stories)."""
     stores.lexical.commit()
+    if stores.articles is not None:
+        stores.articles.commit()
     for space in stores.spaces:
         space.vectors.save()
     if article_ids:
@@ -275,6 +311,8 @@ def delete(stores: Stores, article_ids: Sequence[str]) -> int:
         stories = stores.story_index().assign(stores.catalog, [], article_ids)
         removed = stores.catalog.delete_articles(article_ids, _changed(stores, stories))
     stores.lexical.delete_articles(article_ids)
+    if stores.articles is not None:
+        stores.articles.delete_articles(article_ids)
     for space in stores.spaces:
         space.vectors.remove(removed)
     _commit(stores, [])
@@ -340,6 +378,10 @@ class Divergence:
     extra_lexical: list[str]
     missing_vectors: list[str]
     extra_vectors: list[int]
+    #: Committed articles the article-level store lacks / articles it holds the catalog does
+    #: not know (``Stores.articles``).
+    missing_articles: list[str] = field(default_factory=list)
+    extra_articles: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -350,6 +392,8 @@ class Divergence:
             or self.extra_lexical
             or self.missing_vectors
             or self.extra_vectors
+            or self.missing_articles
+            or self.extra_articles
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -361,6 +405,8 @@ class Divergence:
             "extra_lexical",
             "missing_vectors",
             "extra_vectors",
+            "missing_articles",
+            "extra_articles",
         ):
             values = getattr(self, key)
             out[key] = {"count": len(values), "examples": [str(v) for v in values[:20]]}
@@ -386,11 +432,25 @@ def check(stores: Stores) -> Divergence:
             p for p, v in committed.items() if any(v not in ids for ids in stored)
         ),
         extra_vectors=sorted(set[int]().union(*stored) - known_vecs),
+        **_article_divergence(stores),
     )
 
 
+def _article_divergence(stores: Stores) -> dict[str, list[str]]:
+    if stores.articles is None:
+        return {}
+    held = {p.rpartition(":")[0] for p in stores.articles.paragraph_ids()}
+    committed = set(stores.catalog.committed_article_ids())
+    known = committed | set(stores.catalog.pending_articles())
+    return {
+        "missing_articles": sorted(committed - held),
+        "extra_articles": sorted(held - known),
+    }
+
+
 def repair(stores: Stores) -> int:
-    """Make both stores hold exactly the catalog's paragraphs; returns paragraphs rewritten.
+    """Make every store hold exactly the catalog's paragraphs (and the article-level store its
+    articles); returns paragraphs rewritten.
 
     Paragraphs a store holds but the catalog does not are deleted; pending articles and
     articles with a paragraph missing from a store are rewritten from the catalog (vectors come
@@ -400,6 +460,8 @@ def repair(stores: Stores) -> int:
     if div.ok:
         return 0
     stores.lexical.delete_paragraphs(div.extra_lexical)
+    if stores.articles is not None:
+        stores.articles.delete_articles(div.extra_articles)
     for space in stores.spaces:
         space.vectors.remove(div.extra_vectors)
     rewrite = set(div.pending)
@@ -411,12 +473,26 @@ def repair(stores: Stores) -> int:
         stores.lexical.upsert(chunk)
         for space in stores.spaces:
             space.vectors.add(ids, space.embedder.embed_passages([p.text for p in chunk]))
+    if stores.articles is not None:
+        # The article store is derived text only: rewritten without touching paragraphs (an
+        # index from before it gets it here, at its next ingest or `newssearch repair`).
+        whole = sorted(rewrite | set(div.missing_articles))
+        for i in range(0, len(whole), 1000):
+            chunk_ids = whole[i : i + 1000]
+            stores.articles.delete_articles(chunk_ids)
+            stores.articles.upsert(article_documents(stores.catalog.paragraphs_of(chunk_ids)))
     _commit(stores, sorted(rewrite))
     return len(paragraphs)
 
 
-def rebuild_lexical(catalog: Catalog, lexical: LexicalBackend, batch_articles: int = 2000) -> int:
-    """Rewrite the lexical store from the catalog; returns paragraphs written.
+def rebuild_lexical(
+    catalog: Catalog,
+    lexical: LexicalBackend,
+    batch_articles: int = 2000,
+    articles: LexicalBackend | None = None,
+) -> int:
+    """Rewrite the lexical store (and the article-level one, when given) from the catalog;
+    returns paragraphs written.
 
     For an analyser or schema change (e.g. an embedded index from before stop words and the
     ``vec_id`` column, which then answers through the slow path): the store is reset and every
@@ -424,13 +500,19 @@ def rebuild_lexical(catalog: Catalog, lexical: LexicalBackend, batch_articles: i
     touched and nothing is embedded. Pending articles are left to :func:`repair`.
     """
     lexical.reset()
-    articles = catalog.committed_article_ids()
+    if articles is not None:
+        articles.reset()
+    ids = catalog.committed_article_ids()
     written = 0
-    for i in range(0, len(articles), batch_articles):
-        paragraphs = catalog.paragraphs_of(articles[i : i + batch_articles])
+    for i in range(0, len(ids), batch_articles):
+        paragraphs = catalog.paragraphs_of(ids[i : i + batch_articles])
         lexical.upsert(paragraphs)
+        if articles is not None:
+            articles.upsert(article_documents(paragraphs))
         written += len(paragraphs)
     lexical.commit()
+    if articles is not None:
+        articles.commit()
     return written
 
 

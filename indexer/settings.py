@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     alpha: float = Field(0.3, ge=0.0, le=1.0)
     normalisation: Literal["minmax", "zscore"] = "zscore"
     aggregate: Literal["max", "top2", "top3", "decay"] = "decay"
+    #: Weight of BM25 over whole articles beside the fused paragraph scores in hybrid mode
+    #: (search_api/search/article_signal.py; 0.2 chosen on PolitiFact train, no dev set loses).
+    article_weight: float = Field(0.2, ge=0.0, le=0.9)
     candidates: int = Field(500, ge=10, le=10_000)
 
     serve_threads: int = Field(1, ge=1, description="Model/FAISS threads per query when serving.")

@@ -45,6 +45,9 @@ class Stores:
     embedder: CachedEmbedder
     #: The extra encoders (indexer/spaces.py), each with its own vector store.
     extras: list[Space] = field(default_factory=list)
+    #: Whole articles (title + every paragraph, one document each) for the article-level BM25
+    #: signal (search_api/search/articles_bm25.py); same backend kind as ``lexical``.
+    articles: LexicalBackend | None = None
 
     @property
     def spaces(self) -> list[Space]:
@@ -87,21 +90,25 @@ class Stores:
     def close(self) -> None:
         """Close every store. Idempotent."""
         self.lexical.close()
+        if self.articles is not None:
+            self.articles.close()
         self.catalog.close()
         self.embedder.close()
         for space in self.extras:
             space.embedder.close()
 
 
-def make_lexical(settings: Settings) -> LexicalBackend:
-    """The lexical backend chosen by ``settings.lexical``."""
+def make_lexical(settings: Settings, *, articles: bool = False) -> LexicalBackend:
+    """The lexical backend chosen by ``settings.lexical``: of paragraphs, or with
+    ``articles`` of whole articles (``articles/`` beside ``lexical/``; Elasticsearch index
+    ``<index>-articles``)."""
     if settings.lexical == "elasticsearch":
         from indexer.lexical.elasticsearch import ElasticsearchBackend
 
         auth = (settings.es_username, settings.es_password or "") if settings.es_username else None
         return ElasticsearchBackend(
             hosts=settings.es_hosts,
-            index=settings.es_index,
+            index=settings.es_index + ("-articles" if articles else ""),
             api_key=settings.es_api_key,
             basic_auth=auth,
             verify_certs=settings.es_verify_certs,
@@ -109,7 +116,7 @@ def make_lexical(settings: Settings) -> LexicalBackend:
         )
     from indexer.lexical.embedded import EmbeddedBackend
 
-    return EmbeddedBackend(settings.index / "lexical")
+    return EmbeddedBackend(settings.index / ("articles" if articles else "lexical"))
 
 
 def make_embedder(
@@ -202,7 +209,8 @@ def open_stores(settings: Settings, embedder: Embedder | None = None) -> Stores:
     lexical = make_lexical(settings)
     catalog.set_meta("lexical", lexical.name)
     vectors = VectorStore(settings.index / "vectors.faiss", dim)
-    return Stores(settings, catalog, lexical, vectors, cached, extras)
+    articles = make_lexical(settings, articles=True)
+    return Stores(settings, catalog, lexical, vectors, cached, extras, articles)
 
 
 def _open_extras(settings: Settings, catalog: Catalog, *, fresh: bool) -> list[Space]:

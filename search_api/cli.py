@@ -324,7 +324,9 @@ def repair(
     out: dict[str, int] = {}
     try:
         if lexical:
-            out["lexical_rebuilt"] = rebuild_lexical(stores.catalog, stores.lexical)
+            out["lexical_rebuilt"] = rebuild_lexical(
+                stores.catalog, stores.lexical, articles=stores.articles
+            )
         out["rewritten"] = run_repair(stores)
     except NewsSearchError as exc:
         fail(str(exc))

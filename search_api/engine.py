@@ -36,7 +36,7 @@ from indexer.models import Filters, Hit
 from indexer.query import Bool, Node, ParsedQuery, Phrase, Term, parse_query
 from indexer.stores import Stores
 from search_api.fusion import convex_many, rrf
-from search_api.grouping import group_by_article
+from search_api.grouping import ArticleGroup, group_by_article
 from search_api.schemas import (
     ArticleDetail,
     Facet,
@@ -50,6 +50,7 @@ from search_api.schemas import (
 )
 from search_api.search import cursor as cursors
 from search_api.search import dense, membership
+from search_api.search.article_signal import blend
 from search_api.search.calibration import semantic_threshold
 from search_api.search.dense import DenseList
 from search_api.search.leaves import LeafCache, Positions
@@ -81,6 +82,8 @@ class Retrieved:
     semantic_ids: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     semantic_sims: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
     degraded: list[str] = field(default_factory=list)
+    #: BM25 over whole articles (``Stores.articles``), hybrid mode only.
+    article_hits: list[Hit] = field(default_factory=list)
 
 
 def _has_explicit_or(text: str) -> bool:
@@ -228,7 +231,7 @@ class SearchEngine:
         best = np.full(size, -np.inf)
         known = sem_ordinals >= 0
         np.maximum.at(best, sem_ordinals[known], got.semantic_sims[known].astype(np.float64))
-        groups = group_by_article(self._fuse(req, got), req.aggregate or self.settings.aggregate)
+        groups = self.ranked_groups(req, got)
         order, scores, ranked = rank(table, members, groups, coord, best)
         if req.sort != "relevance" or (root is None and not parsed.free_text):
             order, perm = sort_by_date(table, order, descending=req.sort != "date_asc")
@@ -352,6 +355,8 @@ class SearchEngine:
                 if tree is not None:
                     filters = backend_filters(req, parsed, table)
                     got.lexical = self._lexical_hits(tree, filters, depth)
+                    if req.mode == "hybrid" and self.stores.articles is not None:
+                        got.article_hits = self.stores.articles.search(tree, filters, depth)
             except BackendUnavailable as exc:
                 log.warning("lexical backend unavailable, answering dense-only: %s", exc)
                 got.degraded.append("lexical")
@@ -388,6 +393,15 @@ class SearchEngine:
                 hits.sort(key=lambda h: (-h.score, h.paragraph_id))
                 return hits
         return backend.search(tree, filters, depth)
+
+    def ranked_groups(self, req: SearchRequest, got: Retrieved) -> list[ArticleGroup]:
+        """The fused paragraphs grouped into articles, best first, and in hybrid mode blended
+        with the article-level BM25 signal (search_api/search/article_signal.py)."""
+        groups = group_by_article(self._fuse(req, got), req.aggregate or self.settings.aggregate)
+        if req.mode != "hybrid" or not got.article_hits:
+            return groups
+        weight = self.settings.article_weight if req.article_weight is None else req.article_weight
+        return blend(groups, got.article_hits, weight)
 
     def _fuse(self, req: SearchRequest, got: Retrieved) -> list[Hit]:
         """One ranked paragraph list from the candidate lists, per the request's mode: BM25

@@ -32,6 +32,8 @@ class ArticleGroup:
     article_id: str
     score: float
     hits: list[Hit] = field(default_factory=list)
+    #: The article-level BM25 part of ``score`` (search_api/search/article_signal.py).
+    article_component: float = 0.0
 
 
 def article_of(paragraph_id: str) -> str:

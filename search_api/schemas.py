@@ -115,6 +115,13 @@ class SearchRequest(BaseModel):
     aggregate: Aggregation | None = Field(
         None, description="Article score from paragraph scores: max, top2, top3 or decay."
     )
+    article_weight: float | None = Field(
+        None,
+        ge=0.0,
+        le=0.9,
+        description="Weight of BM25 over whole articles beside the paragraph scores (hybrid; "
+        "default 0.2, 0: paragraphs only).",
+    )
     candidates: int | None = Field(
         None, ge=10, le=10_000, description="Paragraphs each retriever contributes to ranking."
     )
@@ -227,6 +234,11 @@ class ArticleExplanation(BaseModel):
     )
     score: float | None = None
     contributions: list[Contribution] = Field(default_factory=list)
+    article_bm25: float | None = Field(
+        None,
+        description="The part of score from BM25 over the whole article (hybrid mode): "
+        "score = sum of contributions + article_bm25.",
+    )
 
 
 class Passage(BaseModel):

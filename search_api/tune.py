@@ -53,7 +53,6 @@ from search_api.evaluation import (
     search_run,
 )
 from search_api.fusion import Normalisation
-from search_api.grouping import group_by_article
 from search_api.schemas import Fusion, FusionInEffect, SearchRequest, TunedFusion
 from search_api.search.resultset import ResultSet, rank
 from search_api.search.tuned import FIELDS
@@ -199,8 +198,7 @@ def _ordered_ids(
     """The first ``limit`` article ids of ``req``'s result set (module docstring), reusing the
     set ``rs`` computed for the same query under another fusion; None when the ranked head's
     members differ from the set's (then the tail's order would not carry over)."""
-    aggregate = req.aggregate or engine.settings.aggregate
-    groups = group_by_article(engine._fuse(req, got), aggregate)  # as SearchEngine._compute
+    groups = engine.ranked_groups(req, got)  # as SearchEngine._compute
     order, _, ranked = rank(rs.table, members, groups, no_coord, no_similarity)
     if ranked.keys() != rs.groups.keys():
         return None

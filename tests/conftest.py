@@ -189,7 +189,8 @@ def ingested_es_stores(
         yield stores
     finally:
         stores.close()
-        es.indices.delete(index=settings.es_index, ignore_unavailable=True)
+        for name in (settings.es_index, settings.es_index + "-articles"):
+            es.indices.delete(index=name, ignore_unavailable=True)
 
 
 @pytest.fixture(scope="session")

@@ -76,6 +76,14 @@ def test_cross_lingual_queries_find_the_seed_on_elasticsearch(es_stores: Stores,
     assert SEED_TITLE in [r.title for r in resp.results[:3]]
 
 
+def test_the_article_store_lives_on_elasticsearch_too(es_stores: Stores) -> None:
+    """One document per committed article in ``<index>-articles`` (article-level BM25)."""
+    assert es_stores.articles is not None
+    held = sorted(p.rpartition(":")[0] for p in es_stores.articles.paragraph_ids())
+    assert held == sorted(es_stores.catalog.committed_article_ids())
+    assert check(es_stores).ok
+
+
 def test_seed_first_on_elasticsearch(es_stores: Stores) -> None:
     for mode in ("hybrid", "bm25"):
         resp = SearchEngine(es_stores).search(SearchRequest(q="Putin Tokajew Gespräche", mode=mode))

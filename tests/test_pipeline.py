@@ -361,7 +361,9 @@ def test_explanations_add_up(stores: Stores, fusion: str) -> None:
             assert ex.matched_terms and all(t[:5] in text for t in ex.matched_terms)
         if ex.ranked:
             assert r.score is not None
-            assert sum(c.contribution for c in ex.contributions) == pytest.approx(r.score)
+            article = ex.article_bm25 or 0.0  # BM25 over the whole article (hybrid)
+            assert sum(c.contribution for c in ex.contributions) + article == pytest.approx(r.score)
+            assert ex.article_bm25 is not None and ex.article_bm25 != 0.0
         for p in r.passages:
             e = p.explanation
             assert e is not None and e.fused_score == p.score

@@ -181,6 +181,9 @@ class Explainer:
             aggregate=self.aggregate,
             ranked=group is not None,
             score=score,
+            article_bm25=(
+                group.article_component if group is not None and self.mode == "hybrid" else None
+            ),
             contributions=[
                 Contribution(
                     paragraph_id=h.paragraph_id,
