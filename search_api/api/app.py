@@ -67,6 +67,7 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "alpha": 0.3,
     "normalisation": "zscore",
     "aggregate": "decay",
+    "article_weight": 0.2,
     "candidates": 500,
     "passages": 3,
     "explain": False,
