@@ -8,7 +8,9 @@ paragraphs into its score. This script asks whether BM25 over the *whole article
 every paragraph as one document, the product's own embedded analysers) adds to that: for
 each query it takes the product's hybrid ranking (``fold=false``, first 100 articles with
 their scores) and re-ranks it by ``(1 - beta) * z(product) + beta * z(article BM25)`` (a
-missing article takes the list's minimum), for several ``beta``; ``beta = 0`` is the product.
+missing article takes the list's minimum), for several ``beta``; ``beta = 0`` is the product
+by paragraphs alone (``article_weight=0``: the product blends the article signal itself since
+it was adopted, search_api/search/article_signal.py).
 ``--smoke``: tiny copies of the data sets, built here (seconds; no figures).
 """
 
@@ -26,8 +28,8 @@ from common import emit, machine  # also puts the repository on sys.path
 from encoders import DATA, RUNS, index_arguments, language_copy, smoke_copy
 
 from indexer.lexical.embedded import EmbeddedBackend
-from indexer.models import Filters, Paragraph
-from indexer.pipeline import ingest
+from indexer.models import Filters
+from indexer.pipeline import article_documents, ingest
 from indexer.query import parse_query
 from indexer.settings import Settings
 from indexer.stores import Stores, open_stores
@@ -42,35 +44,13 @@ DEPTH = 100
 
 
 def article_index(stores: Stores, path: Path) -> EmbeddedBackend:
-    """A tantivy index of whole articles (title + every paragraph, one document each)."""
+    """A tantivy index of whole articles (title + every paragraph, one document each: the
+    product's own :func:`indexer.pipeline.article_documents`)."""
     backend = EmbeddedBackend(path)
     backend.reset()
     ids = stores.catalog.committed_article_ids()
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        parts: dict[str, list[Paragraph]] = {a: [] for a in chunk}
-        for p in stores.catalog.paragraphs_of(chunk):
-            parts[p.article_id].append(p)
-        docs = []
-        for article_id, paragraphs in parts.items():
-            if not paragraphs:
-                continue
-            first = paragraphs[0]
-            text = "\n".join(p.text for p in sorted(paragraphs, key=lambda p: p.position))
-            docs.append(
-                Paragraph(
-                    Paragraph.make_id(article_id, 0),
-                    article_id,
-                    0,
-                    text,
-                    0,
-                    len(text),
-                    title=first.title,
-                    source=first.source,
-                    language=first.language,
-                )
-            )
-        backend.upsert(docs)
+        backend.upsert(article_documents(stores.catalog.paragraphs_of(ids[start : start + 500])))
     backend.commit()
     return backend
 
@@ -112,7 +92,8 @@ def main() -> None:
                         q = evaluation.plain_query(text)
                         if not q:
                             continue
-                        resp = engine.search(SearchRequest(q=q, fold=False, limit=DEPTH))
+                        req = SearchRequest(q=q, fold=False, limit=DEPTH, article_weight=0)
+                        resp = engine.search(req)
                         product = {
                             r.article_id: r.score for r in resp.results if r.score is not None
                         }
