@@ -143,10 +143,11 @@ class SearchEngine:
         """Before a new table is built: make the stores' readers at least as new."""
         for space in self.stores.spaces:
             space.vectors.reload_if_changed()
-        refresh: Callable[[], None] | None = getattr(self.stores.lexical, "refresh", None)
-        if refresh is not None:
-            with suppress(BackendUnavailable):
-                refresh()
+        for backend in (self.stores.lexical, self.stores.articles):
+            refresh: Callable[[], None] | None = getattr(backend, "refresh", None)
+            if refresh is not None:
+                with suppress(BackendUnavailable):
+                    refresh()
 
     # -- the set ------------------------------------------------------------------------------
     def result_set(self, req: SearchRequest) -> ResultSet:

@@ -44,10 +44,11 @@ class Service:
             self._checked = now
         for space in self.stores.spaces:
             space.vectors.reload_if_changed()
-        refresh: Callable[[], None] | None = getattr(self.stores.lexical, "refresh", None)
-        if refresh is not None:
-            with suppress(BackendUnavailable):
-                refresh()
+        for backend in (self.stores.lexical, self.stores.articles):
+            refresh: Callable[[], None] | None = getattr(backend, "refresh", None)
+            if refresh is not None:
+                with suppress(BackendUnavailable):
+                    refresh()
 
 
 def get_service(request: Request) -> Service:
