@@ -10,13 +10,15 @@ extras than it records.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.catalog import Catalog
 from indexer.dedup import StoryIndex, StoryParams
 from indexer.embedder import CachedEmbedder, Embedder, SentenceTransformerEmbedder
-from indexer.errors import NewsSearchError
+from indexer.errors import BackendUnavailable, NewsSearchError
 from indexer.lexical.base import LexicalBackend
 from indexer.reembed import finish_reembed
 from indexer.settings import Settings
@@ -59,6 +61,19 @@ class Stores:
             languages_of(self.embedder.model_key),
         )
         return [primary, *self.extras]
+
+    def refresh_readers(self) -> None:
+        """Make this process's readers at least as new as the last commit of any process:
+        every encoder's vector store reloads a newer file, and the lexical stores (paragraphs
+        and whole articles) reopen their searchers; a lexical backend that does not answer is
+        left to the next search (which reports it)."""
+        for space in self.spaces:
+            space.vectors.reload_if_changed()
+        for backend in (self.lexical, self.articles):
+            refresh: Callable[[], None] | None = getattr(backend, "refresh", None)
+            if refresh is not None:
+                with suppress(BackendUnavailable):
+                    refresh()
 
     def story_params(self) -> tuple[int, int]:
         """``(shingle, num_perm)`` of this index's signatures: recorded at the first use,

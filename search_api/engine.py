@@ -24,7 +24,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,13 +140,7 @@ class SearchEngine:
 
     def _reload_stores(self) -> None:
         """Before a new table is built: make the stores' readers at least as new."""
-        for space in self.stores.spaces:
-            space.vectors.reload_if_changed()
-        for backend in (self.stores.lexical, self.stores.articles):
-            refresh: Callable[[], None] | None = getattr(backend, "refresh", None)
-            if refresh is not None:
-                with suppress(BackendUnavailable):
-                    refresh()
+        self.stores.refresh_readers()
 
     # -- the set ------------------------------------------------------------------------------
     def result_set(self, req: SearchRequest) -> ResultSet:

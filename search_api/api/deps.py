@@ -9,14 +9,12 @@ from __future__ import annotations
 import hmac
 import threading
 import time
-from collections.abc import Callable
-from contextlib import suppress
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
-from indexer.errors import BackendUnavailable, Forbidden, Unauthorized
+from indexer.errors import Forbidden, Unauthorized
 from indexer.stores import Stores
 from search_api.engine import SearchEngine
 
@@ -42,13 +40,7 @@ class Service:
             if now - self._checked < REFRESH_INTERVAL:
                 return
             self._checked = now
-        for space in self.stores.spaces:
-            space.vectors.reload_if_changed()
-        for backend in (self.stores.lexical, self.stores.articles):
-            refresh: Callable[[], None] | None = getattr(backend, "refresh", None)
-            if refresh is not None:
-                with suppress(BackendUnavailable):
-                    refresh()
+        self.stores.refresh_readers()
 
 
 def get_service(request: Request) -> Service:
