@@ -17,14 +17,13 @@ it was adopted, search_api/search/article_signal.py).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import emit, machine  # also puts the repository on sys.path
+from common import emit, machine, zscores  # also puts the repository on sys.path
 from encoders import DATA, RUNS, index_arguments, language_copy, smoke_copy
 
 from indexer.lexical.embedded import EmbeddedBackend
@@ -53,16 +52,6 @@ def article_index(stores: Stores, path: Path) -> EmbeddedBackend:
         backend.upsert(article_documents(stores.catalog.paragraphs_of(ids[start : start + 500])))
     backend.commit()
     return backend
-
-
-def zscores(scores: dict[str, float]) -> tuple[dict[str, float], float]:
-    """``scores`` z-normalised, and the normalised minimum (for missing entries)."""
-    if not scores:
-        return {}, 0.0
-    values = list(scores.values())
-    mean, std = statistics.fmean(values), statistics.pstdev(values) or 1.0
-    normal = {k: (v - mean) / std for k, v in scores.items()}
-    return normal, min(normal.values())
 
 
 def main() -> None:

@@ -368,3 +368,13 @@ def gz_lines(path: Path) -> Iterator[dict[str, Any]]:
     with opener(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             yield json.loads(line)
+
+
+def zscores(scores: dict[str, float]) -> tuple[dict[str, float], float]:
+    """``scores`` z-normalised (population std; all equal: 0), and the normalised minimum
+    (the value of an entry a list lacks), for the article-level fusion experiments."""
+    if not scores:
+        return {}, 0.0
+    mean, std = statistics.fmean(scores.values()), statistics.pstdev(scores.values()) or 1.0
+    normal = {k: (v - mean) / std for k, v in scores.items()}
+    return normal, min(normal.values())

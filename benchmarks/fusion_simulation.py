@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import emit, machine  # also puts the repository on sys.path
+from common import emit, machine, zscores  # also puts the repository on sys.path
 from encoders import DATA, MODELS, RUNS, language_copy, smoke_copy
 
 from indexer.models import Hit
@@ -63,15 +63,6 @@ def by_article(hits: list[Hit]) -> dict[str, float]:
         a = article_of(h.paragraph_id)
         out[a] = max(out.get(a, h.score), h.score)
     return out
-
-
-def zscores(scores: dict[str, float]) -> tuple[dict[str, float], float]:
-    """z-normalised scores and the normalised minimum (for missing articles)."""
-    if not scores:
-        return {}, 0.0
-    mean, std = statistics.fmean(scores.values()), statistics.pstdev(scores.values()) or 1.0
-    normal = {k: (v - mean) / std for k, v in scores.items()}
-    return normal, min(normal.values())
 
 
 def confidence(scores: dict[str, float]) -> float:

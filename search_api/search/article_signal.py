@@ -17,6 +17,7 @@ import statistics
 from collections.abc import Sequence
 
 from indexer.models import Hit
+from search_api.fusion import normalise
 from search_api.grouping import ArticleGroup, article_of
 
 
@@ -26,19 +27,14 @@ def blend(groups: list[ArticleGroup], articles: Sequence[Hit], weight: float) ->
     ``weight`` is 0."""
     if weight <= 0 or len(groups) < 2 or not articles:
         return groups
-    scores: dict[str, float] = {}
-    for h in articles:
-        aid = article_of(h.paragraph_id)
-        scores[aid] = max(scores.get(aid, h.score), h.score)
-    mean = statistics.fmean(scores.values())
-    std = statistics.pstdev(scores.values()) or 1.0
-    floor = (min(scores.values()) - mean) / std
+    # One document per article in the article store: its z-score keyed by article id.
+    normal = {article_of(pid): z for pid, z in normalise(articles, "zscore").items()}
+    floor = min(normal.values())
     spread = statistics.pstdev([g.score for g in groups]) or 1.0
     factor = weight / (1 - weight) * spread
     out = []
     for g in groups:
-        z = (scores[g.article_id] - mean) / std if g.article_id in scores else floor
-        part = factor * z
+        part = factor * normal.get(g.article_id, floor)
         out.append(dataclasses.replace(g, score=g.score + part, article_component=part))
     out.sort(key=lambda g: -g.score)
     return out
