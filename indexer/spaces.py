@@ -102,8 +102,8 @@ class ExtrasMismatch(NewsSearchError, ValueError):
 
     def __init__(self, index: Path, recorded: Sequence[str], requested: Sequence[str]) -> None:
         self.recorded, self.requested = list(recorded), list(requested)
-        add = [r for r in requested if base_name(r) not in {base_name(x) for x in recorded}]
-        drop = [r for r in recorded if base_name(r) not in {base_name(x) for x in requested}]
+        add = [r for r in requested if not any(same_encoder(r, x) for x in recorded)]
+        drop = [r for r in recorded if not any(same_encoder(r, x) for x in requested)]
         how = (
             " ".join([*(f"--add {a}" for a in add), *(f"--drop {d}" for d in drop)])
             or "(nothing to change)"

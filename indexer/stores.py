@@ -239,7 +239,11 @@ def _open_extras(settings: Settings, catalog: Catalog, *, fresh: bool) -> list[S
         names = [n for n in settings.extra_models if not same_encoder(n, settings.model)]
     else:
         names = [str(e["name"]) for e in recorded]
-        if asked and [base_name(n) for n in settings.extra_models] != [base_name(n) for n in names]:
+        asked_for = [n for n in settings.extra_models if not same_encoder(n, settings.model)]
+        if asked and (
+            len(asked_for) != len(names)
+            or not all(same_encoder(a, r) for a, r in zip(asked_for, names, strict=True))
+        ):
             raise ExtrasMismatch(settings.index, names, settings.extra_models)
     spaces: list[Space] = []
     try:
