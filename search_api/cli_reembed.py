@@ -89,6 +89,8 @@ def reembed_command(
             report = reembed(catalog, settings.index, embedder, on_progress=on_progress)
     except (NewsSearchError, ValueError) as exc:
         fail(str(exc))
+    except OSError as exc:  # a model that cannot be loaded (not downloadable here, bad path)
+        fail(f"cannot load the encoder: {exc}")
     finally:
         embedder.close()
         catalog.close()
@@ -131,6 +133,8 @@ def _extras(settings: Settings, add: list[str], drop: list[str], shown: str) -> 
                 embedder.close()
     except (NewsSearchError, ValueError) as exc:
         fail(str(exc))
+    except OSError as exc:  # a model that cannot be loaded (not downloadable here, bad path)
+        fail(f"cannot load the encoder: {exc}")
     finally:
         catalog.close()
     emit(shown, out, lambda: [object_row(out)])

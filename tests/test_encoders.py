@@ -127,6 +127,24 @@ def test_adding_and_dropping_an_encoder_keeps_check_clean(
     stores.close()
 
 
+def test_an_encoder_that_cannot_be_loaded_is_an_error_and_leaves_the_index_as_it_was(
+    tmp_path: Path, small_corpus: Path, settings_for: Any, embedder: Embedder
+) -> None:
+    index = tmp_path / "idx"
+    stores = open_stores(settings_for(index), embedder)
+    ingest(stores, [small_corpus])
+    stores.close()
+    env = {**_env(settings_for, index), "HF_HUB_OFFLINE": "1"}
+    result = CliRunner().invoke(
+        app, ["reembed", "--add", "no-such-model", "--index", str(index)], env=env
+    )
+    assert result.exit_code == 2 and "cannot load the encoder" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    stores = open_stores(settings_for(index), embedder)
+    assert [s.name for s in stores.spaces] == [MINILM, USE] and check(stores).ok
+    stores.close()
+
+
 def test_reembed_without_an_action_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["reembed", "--index", str(tmp_path)])
     assert result.exit_code == 2 and "--add" in result.output
