@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer.errors import BackendUnavailable
-from indexer.lexical.base import VecIdSearch
+from indexer.lexical.base import PositionSearch, VecIdSearch
 from indexer.models import Filters, Hit
 from indexer.query import Bool, Node, ParsedQuery, Phrase, Term, parse_query
 from indexer.stores import Stores
@@ -341,25 +341,22 @@ class SearchEngine:
         excluded = _excluded_leaves(root) if req.mode == "dense" and need_range else []
         if wants_lexical and root is not None:
             try:
-                got.leaf_positions = self.leaves.positions(
-                    table, membership.distinct_leaves(root), self.stores.lexical.matching_vec_ids
-                )
+                got.leaf_positions = self._leaf_positions(table, membership.distinct_leaves(root))
                 got.positive = membership.distinct_leaves(root, positive_only=True)
                 tree = membership.scoring_tree(root)
                 if tree is not None:
                     filters = backend_filters(req, parsed, table)
-                    got.lexical = self._lexical_hits(tree, filters, depth)
-                    if req.mode == "hybrid" and self.stores.articles is not None:
-                        got.article_hits = self.stores.articles.search(tree, filters, depth)
+                    articles = req.mode == "hybrid" and self.stores.articles is not None
+                    got.lexical, got.article_hits = self._ranked_lexical(
+                        tree, filters, depth, articles
+                    )
             except BackendUnavailable as exc:
                 log.warning("lexical backend unavailable, answering dense-only: %s", exc)
                 got.degraded.append("lexical")
                 got.leaf_positions, got.positive = {}, []
         elif excluded:
             try:
-                got.leaf_positions = self.leaves.positions(
-                    table, excluded, self.stores.lexical.matching_vec_ids
-                )
+                got.leaf_positions = self._leaf_positions(table, excluded)
             except BackendUnavailable as exc:
                 log.warning("lexical backend unavailable, not applying exclusions: %s", exc)
                 got.degraded.append("lexical")
@@ -375,6 +372,22 @@ class SearchEngine:
             [d.ids for d in got.dense_lists], [d.sims for d in got.dense_lists]
         )
         return got
+
+    def _leaf_positions(
+        self, table: ArticleTable, leaves: list[membership.Leaf]
+    ) -> dict[membership.Leaf, npt.NDArray[np.int32]]:
+        """Every committed match of each leaf as table positions (cached: LeafCache)."""
+        backend = self.stores.lexical
+        direct = backend.matching_positions if isinstance(backend, PositionSearch) else None
+        return self.leaves.positions(table, leaves, backend.matching_vec_ids, direct)
+
+    def _ranked_lexical(
+        self, tree: Node, filters: Filters, depth: int, articles: bool
+    ) -> tuple[list[Hit], list[Hit]]:
+        """BM25's top-``depth`` paragraphs and, with ``articles``, the article-level hits."""
+        hits = self._lexical_hits(tree, filters, depth)
+        store = self.stores.articles
+        return hits, store.search(tree, filters, depth) if articles and store is not None else []
 
     def _lexical_hits(self, tree: Node, filters: Filters, depth: int) -> list[Hit]:
         """BM25 top-``depth`` paragraphs, best first (ties by paragraph id)."""

@@ -31,7 +31,7 @@ SEED_TITLE = "Weltraum, Waffen und Proteste: Worüber Putin und Tokajew sprachen
 
 
 #: Suites that must really execute under CI: a skipped test of one fails the run.
-MUST_RUN_IN_CI = ("elasticsearch", "browser", "multilingual")
+MUST_RUN_IN_CI = ("elasticsearch", "browser", "multilingual", "native")
 _skipped: dict[str, list[str]] = {marker: [] for marker in MUST_RUN_IN_CI}
 
 
@@ -46,9 +46,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Under CI a skipped Elasticsearch, browser or multilingual test fails the run: those
-    suites must really execute (``.ci/run`` installs Java for the node and Chromium for the
-    browser; scripts/setup installs the ``multilingual`` extra with ``test``)."""
+    """Under CI a skipped Elasticsearch, browser, multilingual or native test fails the run:
+    those suites must really execute (``.ci/run`` installs Java for the node and Chromium for
+    the browser; scripts/setup installs the ``multilingual`` extra with ``test`` and builds
+    ``newssearch_native`` with cargo)."""
     if not os.environ.get("CI") or exitstatus != 0:
         return
     for marker, nodeids in _skipped.items():

@@ -24,9 +24,8 @@ def table(generation: int, vec_ids: list[int]) -> ArticleTable:
     vec = np.asarray(sorted(vec_ids), dtype=np.int64)
     owners = np.arange(len(vec), dtype=np.int64)
     return ArticleTable(
-        generation, tuple(f"a{i}" for i in owners), np.zeros(len(vec), np.int64), {}, vec,
-        owners, owners.copy(),
-    )  # fmt: skip
+        generation, tuple(f"a{i}" for i in owners), np.zeros(len(vec), np.int64), {}, vec, owners
+    )
 
 
 class Backend:

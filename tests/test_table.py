@@ -1,15 +1,18 @@
 """VecIdIndex (search_api/search/table.py): vec_id -> paragraph position, exactly what a
-binary search over the sorted vec_ids gives, for uniform hashes and skewed keys alike."""
+binary search over the sorted vec_ids gives, for uniform hashes and skewed keys alike, in
+numpy and in the native module (``newssearch_native``) alike."""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.catalog import vec_id
 from search_api.search.table import VecIdIndex
+from tests.native import NATIVE
 
 MAX = (1 << 63) - 1
 
@@ -21,6 +24,7 @@ def by_binary_search(keys: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) ->
     return np.where(keys[pos] == ids, pos, -1).tolist()
 
 
+@pytest.mark.parametrize("native", NATIVE)
 @settings(max_examples=200, deadline=None)
 @given(
     keys=st.sets(st.integers(0, MAX) | st.integers(0, 50), max_size=60),
@@ -28,20 +32,25 @@ def by_binary_search(keys: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) ->
     data=st.data(),
 )
 def test_positions_are_a_binary_search(
-    keys: set[int], others: list[int], data: st.DataObject
+    native: bool, keys: set[int], others: list[int], data: st.DataObject
 ) -> None:
     arr = np.asarray(sorted(keys), dtype=np.int64)
     present = data.draw(st.lists(st.sampled_from(sorted(keys)), max_size=40)) if keys else []
     ids = np.asarray(present + others, dtype=np.int64)
-    got = VecIdIndex.of(arr).positions(ids)
+    got = VecIdIndex.of(arr).positions(ids, native=native)
     assert got.dtype == np.int64
     assert got.tolist() == by_binary_search(arr, ids)
+    # With values (a table's article-order positions): the value at the key's index.
+    values = np.asarray(data.draw(st.permutations(range(len(arr)))), dtype=np.int64)
+    mapped = VecIdIndex.of(arr, values).positions(ids, native=native)
+    assert mapped.tolist() == [-1 if i < 0 else int(values[i]) for i in by_binary_search(arr, ids)]
 
 
-def test_real_vec_ids_at_scale() -> None:
+@pytest.mark.parametrize("native", NATIVE)
+def test_real_vec_ids_at_scale(native: bool) -> None:
     keys = np.unique(np.asarray([vec_id(f"a{i}:{i % 7}") for i in range(20_000)], np.int64))
     rng = np.random.default_rng(0)
     ids = np.concatenate([rng.choice(keys, 5_000), rng.integers(-5, MAX, 1_000), [-1, MAX, 0]])
-    assert VecIdIndex.of(keys).positions(ids).tolist() == by_binary_search(keys, ids)
-    assert VecIdIndex.of(keys[:0]).positions(ids).tolist() == [-1] * len(ids)
-    assert VecIdIndex.of(keys).positions(ids[:0]).tolist() == []
+    assert VecIdIndex.of(keys).positions(ids, native=native).tolist() == by_binary_search(keys, ids)
+    assert VecIdIndex.of(keys[:0]).positions(ids, native=native).tolist() == [-1] * len(ids)
+    assert VecIdIndex.of(keys).positions(ids[:0], native=native).tolist() == []

@@ -30,7 +30,7 @@ Contract (checked by ``tests/contract/lexical_contract.py`` for every implementa
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -133,3 +133,16 @@ class VecIdSearch(Protocol):
     ) -> list[tuple[int, float]] | None:
         """``(vec_id, score)`` pairs of :meth:`LexicalBackend.search`, best first (ties in
         any order); ``None`` when the backend cannot answer this way (then use ``search``)."""
+
+
+@runtime_checkable
+class PositionSearch(Protocol):
+    """Optional fast path: a backend that lists word matches as positions in a sorted array
+    of vec_ids (a ``newssearch_native.PositionMap``) instead of as vec_ids."""
+
+    def matching_positions(
+        self, leaves: Sequence[Term | Phrase], keys: Any
+    ) -> list[npt.NDArray[np.int32]] | None:
+        """Per leaf, the index in ``keys`` of every match :meth:`LexicalBackend.matching_vec_ids`
+        lists whose vec_id is one of the keys (any order); ``None`` when the backend cannot
+        answer this way (then use ``matching_vec_ids``)."""

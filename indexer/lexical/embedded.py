@@ -23,6 +23,12 @@ every search, highlight, ``matching_vec_ids`` and ``upsert`` raises
 :class:`~indexer.lexical.base.LexicalIndexOutdated` saying to run ``newssearch repair
 --lexical``; :meth:`EmbeddedBackend.reset` (what that repair starts with) works on any index.
 
+Every match of a word (``matching_vec_ids``, what a result set's exact lexical side lists) is
+read by the native module ``newssearch_native`` (native/: the same tantivy version over the
+same directory, writing the ``vec_id`` column of each match into an array, ~12x faster than
+tantivy-py's one Python object per hit) when it is installed (``scripts/setup`` builds it
+where cargo is), else through tantivy-py; both give the same arrays (tests/test_native.py).
+
 Concurrency: one writer per index directory (tantivy holds a lock file); any number of reader
 processes. ``commit`` makes writes durable and reloads this process's searcher; other
 processes see them after ``refresh``.
@@ -43,6 +49,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import tantivy
+
+try:
+    import newssearch_native
+except ImportError:  # not built (no cargo where it was installed): tantivy-py lists matches
+    newssearch_native = None  # type: ignore[assignment]
 
 from indexer.catalog import vec_id
 from indexer.languages import SNOWBALL, STEMMED_LANGUAGES
@@ -131,12 +142,21 @@ class EmbeddedBackend:
 
     name = "embedded"
 
-    def __init__(self, path: Path, *, writer_heap: int = 64_000_000) -> None:
+    def __init__(
+        self, path: Path, *, writer_heap: int = 64_000_000, native: bool | None = None
+    ) -> None:
+        """Open or create the index in ``path``. ``native``: list word matches with
+        ``newssearch_native`` (True: required, ImportError without it), through tantivy-py
+        (False), or the former when it is installed (None)."""
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._analyzers = {lang: _analyzer(lang) for lang in ANALYZER_LANGS}
         self._heap = writer_heap
         self._writer: tantivy.IndexWriter | None = None
+        if native and newssearch_native is None:
+            raise ImportError("newssearch_native is not installed (pip install ./native)")
+        self._use_native = newssearch_native is not None if native is None else native
+        self._native: newssearch_native.Matcher | None = None
         self._lock = threading.RLock()
         #: Why this index must not answer (built by another version), or ``None``.
         self.outdated: str | None = None
@@ -162,6 +182,21 @@ class EmbeddedBackend:
             self._index.register_tokenizer(f"ns_{lang}", analyzer)
         self._version_stamp = self._stamp()
         self._index.reload()
+        self._native = None
+        if self._use_native and self.outdated is None:
+            assert newssearch_native is not None
+            self._native = newssearch_native.Matcher(str(path))
+
+    @property
+    def native(self) -> bool:
+        """True when word matches are listed by ``newssearch_native``."""
+        return self._native is not None
+
+    def _reload(self) -> None:
+        """Take the latest commit in tantivy-py's reader and the native one alike."""
+        self._index.reload()
+        if self._native is not None:
+            self._native.reload()
 
     @property
     def has_vec_ids(self) -> bool:
@@ -235,7 +270,7 @@ class EmbeddedBackend:
                 self._writer.commit()
                 self._writer.wait_merging_threads()
                 self._writer = None
-            self._index.reload()
+            self._reload()
 
     def refresh(self) -> None:
         """Pick up commits made by other processes, and an index another process rebuilt
@@ -248,7 +283,7 @@ class EmbeddedBackend:
             ):
                 self._open()
                 return
-        self._index.reload()
+        self._reload()
 
     # -- reads --------------------------------------------------------------------------------
     def search(self, query: Node, filters: Filters, limit: int) -> list[Hit]:
@@ -297,20 +332,41 @@ class EmbeddedBackend:
     def matching_vec_ids(self, leaves: Sequence[Term | Phrase]) -> list[npt.NDArray[np.int64]]:
         """FAISS ids of every committed paragraph matching each leaf (no limit, no filters).
 
-        Per leaf, on one searcher (one snapshot for all leaves): bound the matches (a word's
-        document frequencies, else a count), collect them all with a constant score (no BM25
-        work) and read their ``vec_id`` fast field. About 0.25 us per match, nearly all of it
-        tantivy-py's Python object per hit (docs/benchmarks.md, result set).
+        Per leaf, on one snapshot for all leaves. Natively (module docstring): the leaf's
+        clauses collected without scores, the ``vec_id`` column of each match written into
+        the array (~0.02 us per match). Through tantivy-py: bound the matches (a word's
+        document frequencies, else a count), collect them all with a constant score and read
+        their ``vec_id`` fast field (~0.25 us per match, nearly all of it tantivy-py's Python
+        object per hit; docs/benchmarks.md, result set). The same ids either way; their order
+        is unspecified.
         """
         for leaf in leaves:
             _check_leaf(leaf)
         self._current()
+        if self._native is not None:
+            return self._native.vec_ids([self._clauses(leaf) for leaf in leaves])
         searcher = self._index.searcher()
         done: dict[Term | Phrase, npt.NDArray[np.int64]] = {}
         for leaf in leaves:
             if leaf not in done:
                 done[leaf] = self._all_vec_ids(searcher, leaf)
         return [done[leaf] for leaf in leaves]
+
+    def matching_positions(
+        self, leaves: Sequence[Term | Phrase], keys: Any
+    ) -> list[npt.NDArray[np.int32]] | None:
+        """:class:`~indexer.lexical.base.PositionSearch`: natively, the matches of
+        :meth:`matching_vec_ids` as positions in ``keys`` (a ``newssearch_native.PositionMap``;
+        the doc -> position arrays are built once per segment and map); ``None`` without the
+        native module."""
+        for leaf in leaves:
+            _check_leaf(leaf)
+        self._current()
+        if self._native is None or newssearch_native is None:
+            return None
+        if not isinstance(keys, newssearch_native.PositionMap):
+            raise TypeError(f"keys must be a newssearch_native.PositionMap, not {keys!r}")
+        return self._native.positions([self._clauses(leaf) for leaf in leaves], keys)
 
     def _all_vec_ids(
         self, searcher: tantivy.Searcher, leaf: Term | Phrase
@@ -434,24 +490,31 @@ class EmbeddedBackend:
                 self._writer = None
 
     # -- query translation --------------------------------------------------------------------
+    def _clauses(self, leaf: Term | Phrase) -> list[tuple[str, list[tuple[int, str]]]]:
+        """The per-field clauses a leaf is OR-ed from: ``(field, [(offset, token), ...])`` per
+        analyser language (a plain query's stop word skipped in the languages where it is
+        one); one token is a term, several a phrase at those relative positions (the
+        analyser's positions keep the gaps dropped long tokens leave, as indexed)."""
+        text = _leaf_text(leaf)
+        skip = leaf.stop_in if isinstance(leaf, Term) else ()
+        out = []
+        for lang in ANALYZER_LANGS:
+            if lang in skip:
+                continue
+            tokens = self._analyzers[lang].pre_tokenize(text).tokens
+            if tokens:
+                first = tokens[0].position
+                out.append((f"{leaf.field}_{lang}", [(t.position - first, t.text) for t in tokens]))
+        return out
+
     def _query(self, node: Node) -> tantivy.Query | None:
         if isinstance(node, Term | Phrase):
-            text = _leaf_text(node)
             per_field = []
-            skip = node.stop_in if isinstance(node, Term) else ()
-            for lang in ANALYZER_LANGS:
-                if lang in skip:  # a stop word of this language in a plain query
-                    continue
-                # Positions from the analyser keep the gaps dropped long tokens leave, as indexed.
-                tokens = self._analyzers[lang].pre_tokenize(text).tokens
-                field = f"{node.field}_{lang}"
+            for field, tokens in self._clauses(node):
                 if len(tokens) == 1:
-                    per_field.append(tantivy.Query.term_query(self._schema, field, tokens[0].text))
-                elif tokens:
-                    first = tokens[0].position
-                    toks: list[str | tuple[int, str]] = [
-                        (t.position - first, t.text) for t in tokens
-                    ]
+                    per_field.append(tantivy.Query.term_query(self._schema, field, tokens[0][1]))
+                else:
+                    toks: list[str | tuple[int, str]] = list(tokens)
                     per_field.append(tantivy.Query.phrase_query(self._schema, field, toks))
             if not per_field:
                 return None

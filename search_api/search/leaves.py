@@ -13,6 +13,10 @@ back with every facet click, filter change, sort and refinement of a query. So
 - the cache is bounded by bytes (:data:`LEAF_CACHE_BYTES`), least recently used out first; a
   leaf larger than the whole budget is not kept;
 - a backend failure (``BackendUnavailable``) propagates and caches nothing.
+
+A backend that lists matches as positions itself (``fetch_positions``: the embedded backend
+with ``newssearch_native``, given the table's native position map) is asked that way; the
+others (Elasticsearch; tantivy-py alone) give vec_ids, mapped here.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +36,7 @@ Positions = npt.NDArray[np.int32]
 #: Default budget: about 16M paragraph positions.
 LEAF_CACHE_BYTES = 64 << 20
 Fetch = Callable[[Sequence[Leaf]], list[npt.NDArray[np.int64]]]
+FetchPositions = Callable[[Sequence[Leaf], Any], list[npt.NDArray[np.int32]] | None]
 
 
 class LeafCache:
@@ -45,10 +51,16 @@ class LeafCache:
         self.misses = 0
 
     def positions(
-        self, table: ArticleTable, leaves: Sequence[Leaf], fetch: Fetch
+        self,
+        table: ArticleTable,
+        leaves: Sequence[Leaf],
+        fetch: Fetch,
+        fetch_positions: FetchPositions | None = None,
     ) -> dict[Leaf, Positions]:
         """Per distinct leaf, the positions in ``table`` of the committed paragraphs matching
-        it; the leaves not cached are fetched with one ``fetch(leaves)`` call (vec_ids)."""
+        it; the leaves not cached are fetched with one call: ``fetch_positions(leaves, map)``
+        with the table's native position map where both exist and it answers, else
+        ``fetch(leaves)`` (vec_ids)."""
         wanted = list(dict.fromkeys(leaves))
         out: dict[Leaf, Positions] = {}
         with self._lock:
@@ -62,10 +74,14 @@ class LeafCache:
         missing = [leaf for leaf in wanted if leaf not in out]
         if not missing:
             return out
-        fetched = fetch(missing)
-        for leaf, vec_ids in zip(missing, fetched, strict=True):
-            pos = table.positions(vec_ids)
-            out[leaf] = pos[pos >= 0].astype(np.int32)
+        keys = table.vec_index().native() if fetch_positions is not None else None
+        direct = fetch_positions(missing, keys) if fetch_positions and keys is not None else None
+        if direct is not None:
+            out.update(zip(missing, direct, strict=True))
+        else:
+            for leaf, vec_ids in zip(missing, fetch(missing), strict=True):
+                pos = table.positions(vec_ids)
+                out[leaf] = pos[pos >= 0].astype(np.int32)
         with self._lock:
             for leaf in missing:
                 self._keep((table.generation, leaf), out[leaf])

@@ -37,18 +37,19 @@ def matching_paragraphs(
     lex_para = np.zeros(table.paragraphs, dtype=bool)
     for pos in lexical_positions:
         lex_para[pos] = True
-    # Index arrays rather than whole-paragraph boolean passes where the matches are few
-    # (numpy compresses a million-element mask slower than it gathers a few thousand).
-    marked = np.flatnonzero(lex_para)
-    lex_para[marked[~lexical[owners[marked]]]] = False
-    similarity = np.full(table.paragraphs, np.nan, dtype=np.float32)
-    matched = lex_para.copy()
+    lex_para &= lexical[owners]  # positions run in article order: a sequential gather
+    matched = lex_para
+    sem_pos = np.empty(0, dtype=np.int64)
+    sem_sims = np.empty(0, dtype=np.float32)
     if semantic_positions is not None and len(semantic_positions):
         known = semantic_positions >= 0
         pos = semantic_positions[known]
         keep = semantic[owners[pos]]
-        similarity[pos[keep]] = semantic_sims[known][keep]
-        matched[pos[keep]] = True
-    by_article = table.paragraph_by_article
-    chosen = by_article[np.flatnonzero(matched[by_article])]
-    return table.paragraph_vec_ids[chosen], owners[chosen], similarity[chosen], lex_para[chosen]
+        sem_pos, sem_sims = pos[keep], semantic_sims[known][keep]
+        matched = lex_para.copy()
+        matched[sem_pos] = True
+    chosen = np.flatnonzero(matched)
+    similarity = np.full(len(chosen), np.nan, dtype=np.float32)
+    if len(sem_pos):
+        similarity[np.searchsorted(chosen, sem_pos)] = sem_sims
+    return table.paragraph_vec_ids[chosen], owners[chosen], similarity, lex_para[chosen]

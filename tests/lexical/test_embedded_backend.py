@@ -15,15 +15,20 @@ from indexer.lexical.embedded import SCHEMA_VERSION, VERSION_FILE, EmbeddedBacke
 from indexer.models import Filters
 from indexer.query import Term, parse_query
 from tests.contract.lexical_contract import CORPUS, Factory, LexicalBackendContract, para
+from tests.native import NATIVE
 
 
 class TestEmbeddedContract(LexicalBackendContract):
-    @pytest.fixture
-    def make_backend(self, tmp_path: Path) -> Iterator[Factory]:
+    """The contract with word matches listed by tantivy-py and by ``newssearch_native``."""
+
+    @pytest.fixture(params=NATIVE)
+    def make_backend(self, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Factory]:
         opened: list[EmbeddedBackend] = []
+        native: bool = request.param
 
         def factory() -> EmbeddedBackend:
-            b = EmbeddedBackend(tmp_path / "lexical")
+            b = EmbeddedBackend(tmp_path / "lexical", native=native)
+            assert b.native == native
             opened.append(b)
             return b
 

@@ -1,0 +1,368 @@
+//! NewsSearch's native helpers (Python module `newssearch_native`).
+//!
+//! tantivy-py hands search hits to Python as one object per hit, which is the floor of a
+//! result set's exact lexical side (every paragraph matching each query word: ~0.25 us per
+//! match, a million matches for a long claim at 1M paragraphs). This module opens the same
+//! index directory with the same tantivy version and writes every match straight into a
+//! numpy array, as its `vec_id` or as its position in the caller's sorted vec_ids.
+//!
+//! Contracts (checked against the pure-Python paths by tests/test_native.py):
+//! - A leaf is a list of clauses `(field, [(offset, token), ...])`: one token is a term,
+//!   several a phrase at those relative positions (tokens are already analysed: no analyser
+//!   runs here). A document matches the leaf when it matches any clause.
+//! - `Matcher(path).vec_ids(leaves)`: per leaf, the `vec_id` of every live (not deleted)
+//!   document of the reader's snapshot that matches it, each once; in segment order, doc id
+//!   order within one. All leaves on one snapshot. Runs without the GIL.
+//! - `Matcher.positions(leaves, map)`: the same matches as positions in `map`'s keys (int32;
+//!   matches whose vec_id is not a key are left out). The per-segment doc -> position arrays
+//!   are built once per (segment, map) and kept for the map last used.
+//! - `Matcher.reload()`: take the latest commit (the caller reloads when tantivy-py does).
+//! - `PositionMap(keys, starts, shift, values).lookup(vec_ids)`: what `VecIdIndex.positions`
+//!   (search_api/search/table.py) answers for the same arrays: the value of the key equal to
+//!   each vec_id (its index in `keys` when `values` is None), -1 where none is.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use tantivy::index::SegmentId;
+use tantivy::query::{EnableScoring, PhraseQuery, Query, TermQuery, Weight};
+use tantivy::schema::{IndexRecordOption, Schema};
+use tantivy::{DocId, Index, IndexReader, ReloadPolicy, Searcher, SegmentReader, Term};
+
+type Clause = (String, Vec<(usize, String)>);
+
+fn runtime(err: tantivy::TantivyError) -> PyErr {
+    PyRuntimeError::new_err(err.to_string())
+}
+
+static NEXT_MAP: AtomicU64 = AtomicU64::new(1);
+
+/// Sorted distinct non-negative vec_ids (a table's, sorted) with the bucket index of
+/// `VecIdIndex`: the position of a vec_id is `values` at its index in `keys` (the index
+/// itself without `values`).
+#[pyclass(frozen)]
+struct PositionMap {
+    id: u64,
+    keys: Vec<i64>,
+    starts: Vec<i64>,
+    shift: u32,
+    values: Option<Vec<i64>>,
+}
+
+impl PositionMap {
+    fn find(&self, v: i64) -> i64 {
+        if v < 0 || self.keys.is_empty() {
+            return -1;
+        }
+        let keys = &self.keys;
+        let mut at = self.starts[(v >> self.shift) as usize] as usize;
+        while at < keys.len() && keys[at] < v {
+            at += 1;
+        }
+        if at < keys.len() && keys[at] == v {
+            self.values.as_ref().map_or(at as i64, |values| values[at])
+        } else {
+            -1
+        }
+    }
+}
+
+#[pymethods]
+impl PositionMap {
+    #[new]
+    #[pyo3(signature = (keys, starts, shift, values=None))]
+    fn new(
+        keys: PyReadonlyArray1<'_, i64>,
+        starts: PyReadonlyArray1<'_, i64>,
+        shift: u32,
+        values: Option<PyReadonlyArray1<'_, i64>>,
+    ) -> PyResult<Self> {
+        let keys = keys.as_slice()?.to_vec();
+        let starts = starts.as_slice()?.to_vec();
+        let values = values
+            .map(|v| v.as_slice().map(<[i64]>::to_vec))
+            .transpose()?;
+        let limit = i32::MAX as i64;
+        if keys.len() as i64 >= limit
+            || values
+                .as_ref()
+                .is_some_and(|v| v.len() != keys.len() || v.iter().any(|&x| x < 0 || x >= limit))
+        {
+            return Err(PyValueError::new_err(
+                "one value per key, each in 0..2**31-1",
+            ));
+        }
+        if shift > 62 || starts.len() != (1usize << (63 - shift)) + 1 {
+            return Err(PyValueError::new_err("starts does not fit shift"));
+        }
+        let sorted = keys.windows(2).all(|w| w[0] < w[1]) && keys.first().is_none_or(|&k| k >= 0);
+        let bounded = starts.iter().all(|&s| s >= 0 && s as usize <= keys.len());
+        if !sorted || !bounded {
+            return Err(PyValueError::new_err(
+                "keys must be sorted, distinct, non-negative",
+            ));
+        }
+        let id = NEXT_MAP.fetch_add(1, Ordering::Relaxed);
+        Ok(PositionMap {
+            id,
+            keys,
+            starts,
+            shift,
+            values,
+        })
+    }
+
+    /// Index in keys per vec_id, -1 where absent.
+    fn lookup<'py>(
+        &self,
+        py: Python<'py>,
+        vec_ids: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let wanted = vec_ids.as_slice()?;
+        let out: Vec<i64> = py.detach(|| wanted.iter().map(|&v| self.find(v)).collect());
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Number of keys.
+    fn __len__(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+/// Calls `emit` with every live document of `segment` matching any of `weights`, each once,
+/// in doc id order.
+fn each_match(
+    weights: &[Box<dyn Weight>],
+    segment: &SegmentReader,
+    emit: &mut dyn FnMut(DocId),
+) -> tantivy::Result<()> {
+    let alive = segment.alive_bitset();
+    if weights.len() == 1 {
+        // One clause: its docs come in order and once each.
+        return weights[0].for_each_no_score(segment, &mut |docs: &[DocId]| {
+            for &doc in docs {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    emit(doc);
+                }
+            }
+        });
+    }
+    let mut bits = vec![0u64; (segment.max_doc() as usize).div_ceil(64)];
+    for weight in weights {
+        weight.for_each_no_score(segment, &mut |docs: &[DocId]| {
+            for &doc in docs {
+                bits[(doc >> 6) as usize] |= 1u64 << (doc & 63);
+            }
+        })?;
+    }
+    for (w, &word) in bits.iter().enumerate() {
+        let mut rest = word;
+        while rest != 0 {
+            let doc = (w as u32) * 64 + rest.trailing_zeros();
+            rest &= rest - 1;
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                emit(doc);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn clause_queries(schema: &Schema, clauses: &[Clause]) -> PyResult<Vec<Box<dyn Query>>> {
+    let mut parts: Vec<Box<dyn Query>> = Vec::new();
+    for (name, tokens) in clauses {
+        let field = schema
+            .get_field(name)
+            .map_err(|_| PyValueError::new_err(format!("no field {name:?} in the index")))?;
+        let mut terms: Vec<(usize, Term)> = tokens
+            .iter()
+            .map(|(offset, text)| (*offset, Term::from_field_text(field, text)))
+            .collect();
+        match terms.len() {
+            0 => {}
+            1 => {
+                let (_, term) = terms.remove(0);
+                parts.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
+            }
+            _ => parts.push(Box::new(PhraseQuery::new_with_offset(terms))),
+        }
+    }
+    Ok(parts)
+}
+
+fn leaf_weights(
+    searcher: &Searcher,
+    schema: &Schema,
+    leaves: &[Vec<Clause>],
+) -> PyResult<Vec<Vec<Box<dyn Weight>>>> {
+    let scoring = EnableScoring::disabled_from_searcher(searcher);
+    leaves
+        .iter()
+        .map(|clauses| {
+            clause_queries(schema, clauses)?
+                .iter()
+                .map(|q| q.weight(scoring).map_err(runtime))
+                .collect::<PyResult<Vec<_>>>()
+        })
+        .collect()
+}
+
+type SegmentMaps = HashMap<SegmentId, Arc<Vec<i32>>>;
+
+/// A reader of one tantivy index directory (module docstring).
+#[pyclass(frozen)]
+struct Matcher {
+    index: Index,
+    reader: IndexReader,
+    /// The map last used and its per-segment doc -> position arrays.
+    maps: Mutex<(u64, SegmentMaps)>,
+}
+
+impl Matcher {
+    /// doc -> position in `map` (-1: not a key) for every doc of `segment`.
+    fn segment_map(
+        &self,
+        segment: &SegmentReader,
+        map: &PositionMap,
+    ) -> tantivy::Result<Arc<Vec<i32>>> {
+        let id = segment.segment_id();
+        {
+            let mut maps = self.maps.lock().expect("maps lock");
+            if maps.0 != map.id {
+                *maps = (map.id, HashMap::new());
+            }
+            if let Some(found) = maps.1.get(&id) {
+                return Ok(Arc::clone(found));
+            }
+        }
+        let column = segment.fast_fields().i64("vec_id")?;
+        let built: Vec<i32> = (0..segment.max_doc())
+            .map(|doc| column.first(doc).map_or(-1, |v| map.find(v) as i32))
+            .collect();
+        let built = Arc::new(built);
+        let mut maps = self.maps.lock().expect("maps lock");
+        if maps.0 == map.id {
+            maps.1.insert(id, Arc::clone(&built));
+        }
+        Ok(built)
+    }
+}
+
+#[pymethods]
+impl Matcher {
+    #[new]
+    fn new(path: &str) -> PyResult<Self> {
+        let index = Index::open_in_dir(path).map_err(runtime)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(runtime)?;
+        Ok(Matcher {
+            index,
+            reader,
+            maps: Mutex::new((0, HashMap::new())),
+        })
+    }
+
+    /// Take the latest commit of the directory (and forget maps of segments gone from it).
+    fn reload(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.reader.reload()).map_err(runtime)?;
+        let searcher = self.reader.searcher();
+        let live: Vec<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| s.segment_id())
+            .collect();
+        self.maps
+            .lock()
+            .expect("maps lock")
+            .1
+            .retain(|id, _| live.contains(id));
+        Ok(())
+    }
+
+    /// Live documents of the snapshot.
+    fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Per leaf (a list of clauses), the vec_ids of its matches, all on one snapshot.
+    fn vec_ids<'py>(
+        &self,
+        py: Python<'py>,
+        leaves: Vec<Vec<Clause>>,
+    ) -> PyResult<Vec<Bound<'py, PyArray1<i64>>>> {
+        let searcher = self.reader.searcher();
+        let weights = leaf_weights(&searcher, &self.index.schema(), &leaves)?;
+        let found = py.detach(|| -> tantivy::Result<Vec<Vec<i64>>> {
+            let mut out = Vec::with_capacity(weights.len());
+            for leaf in &weights {
+                let mut ids = Vec::new();
+                for segment in searcher.segment_readers() {
+                    let column = segment.fast_fields().i64("vec_id")?;
+                    each_match(leaf, segment, &mut |doc| {
+                        if let Some(v) = column.first(doc) {
+                            ids.push(v);
+                        }
+                    })?;
+                }
+                out.push(ids);
+            }
+            Ok(out)
+        });
+        Ok(found
+            .map_err(runtime)?
+            .into_iter()
+            .map(|v| v.into_pyarray(py))
+            .collect())
+    }
+
+    /// Per leaf, the positions in `map` of its matches (int32), all on one snapshot.
+    fn positions<'py>(
+        &self,
+        py: Python<'py>,
+        leaves: Vec<Vec<Clause>>,
+        map: &PositionMap,
+    ) -> PyResult<Vec<Bound<'py, PyArray1<i32>>>> {
+        let searcher = self.reader.searcher();
+        let weights = leaf_weights(&searcher, &self.index.schema(), &leaves)?;
+        let found = py.detach(|| -> tantivy::Result<Vec<Vec<i32>>> {
+            let segments = searcher.segment_readers();
+            let maps = segments
+                .iter()
+                .map(|s| self.segment_map(s, map))
+                .collect::<tantivy::Result<Vec<_>>>()?;
+            let mut out = Vec::with_capacity(weights.len());
+            for leaf in &weights {
+                let mut positions = Vec::new();
+                for (segment, doc_map) in segments.iter().zip(&maps) {
+                    each_match(leaf, segment, &mut |doc| {
+                        let at = doc_map[doc as usize];
+                        if at >= 0 {
+                            positions.push(at);
+                        }
+                    })?;
+                }
+                out.push(positions);
+            }
+            Ok(out)
+        });
+        Ok(found
+            .map_err(runtime)?
+            .into_iter()
+            .map(|v| v.into_pyarray(py))
+            .collect())
+    }
+}
+
+#[pymodule]
+fn newssearch_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Matcher>()?;
+    m.add_class::<PositionMap>()?;
+    Ok(())
+}
