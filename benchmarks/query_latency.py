@@ -58,6 +58,7 @@ from common import (
 from indexer.catalog import Catalog, vec_id
 from indexer.chunker import chunk_article
 from indexer.models import Article, Paragraph
+from indexer.pipeline import article_documents
 from indexer.readers import read_paths
 from indexer.settings import Settings
 from indexer.vectors import DEFAULT_HNSW_THRESHOLD, VectorStore
@@ -148,6 +149,7 @@ def build(
         es.options(ignore_status=404).indices.delete(index=settings.es_index)
         es.close()
     lexical = make_lexical(settings)
+    articles = make_lexical(settings, articles=True)
     ids: list[int] = []
     timings = {"read_chunk_s": 0.0, "catalog_s": 0.0, "lexical_s": 0.0}
     batch: list[Item] = []
@@ -160,6 +162,7 @@ def build(
         timings["catalog_s"] += t.seconds
         with Timer() as t:
             lexical.upsert([p for _, ps in batch for p in ps])
+            articles.upsert(article_documents(p for _, ps in batch for p in ps))
         timings["lexical_s"] += t.seconds
         ids.extend(vec_id(p.paragraph_id) for _, ps in batch for p in ps)
         batch.clear()
@@ -177,8 +180,10 @@ def build(
         flush()
     with Timer() as t:
         lexical.commit()
+        articles.commit()
     timings["lexical_s"] += t.seconds
     lexical.close()
+    articles.close()
     catalog.close()
     timings["read_chunk_s"] = time.perf_counter() - started - sum(timings.values())
     with Timer() as t:
@@ -229,7 +234,33 @@ def ensure_index(
         print(f"building {n} ...", file=sys.stderr)
         info_path.write_text(json.dumps(build(n, directory, backend, es_url, real_limit)))
     info: dict[str, Any] = json.loads(info_path.read_text())
+    if "articles_s" not in info:  # built before the article-level store: fill it once
+        info["articles_s"] = fill_article_store(directory, backend, es_url)
+        info_path.write_text(json.dumps(info))
     return directory, info
+
+
+def fill_article_store(directory: Path, backend: str, es_url: str | None) -> float:
+    """Write the article-level store of a built index from its catalog (an index cached
+    before that store existed; what ``newssearch repair`` does for it); returns seconds."""
+    from indexer.stores import make_lexical
+
+    settings = settings_for(directory, backend, es_url)
+    catalog = Catalog(directory / "catalog.sqlite")
+    store = make_lexical(settings, articles=True)
+    started = time.perf_counter()
+    try:
+        store.reset()
+        every = catalog.committed_article_ids()
+        for i in range(0, len(every), 1000):
+            store.upsert(article_documents(catalog.paragraphs_of(every[i : i + 1000])))
+        store.commit()
+    finally:
+        store.close()
+        catalog.close()
+    seconds = round(time.perf_counter() - started, 1)
+    print(f"  article store of {len(every)} articles: {seconds} s", file=sys.stderr)
+    return seconds
 
 
 def rebuild_lexical(directory: Path, backend: str, es_url: str | None) -> float:

@@ -28,3 +28,9 @@ class Matcher:
     def positions(
         self, leaves: list[list[Clause]], map: PositionMap
     ) -> list[npt.NDArray[np.int32]]: ...
+
+def mark(
+    out: npt.NDArray[np.bool_],
+    index: npt.NDArray[np.int32],
+    via: npt.NDArray[np.int64] | None = None,
+) -> None: ...

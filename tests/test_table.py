@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.catalog import vec_id
-from search_api.search.table import VecIdIndex
+from search_api.search.table import VecIdIndex, mark
 from tests.native import NATIVE
 
 MAX = (1 << 63) - 1
@@ -54,3 +54,37 @@ def test_real_vec_ids_at_scale(native: bool) -> None:
     assert VecIdIndex.of(keys).positions(ids, native=native).tolist() == by_binary_search(keys, ids)
     assert VecIdIndex.of(keys[:0]).positions(ids, native=native).tolist() == [-1] * len(ids)
     assert VecIdIndex.of(keys).positions(ids[:0], native=native).tolist() == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    size=st.integers(1, 50),
+    data=st.data(),
+)
+def test_mark_is_fancy_assignment(size: int, data: st.DataObject) -> None:
+    """table.mark (native for int32 indexes) marks what numpy's ``out[index] = True`` does."""
+    via = np.asarray(data.draw(st.lists(st.integers(0, size - 1), max_size=60)), dtype=np.int64)
+    index = data.draw(st.lists(st.integers(0, max(len(via) - 1, 0)), max_size=80))
+    idx = np.asarray(index if len(via) else [], dtype=np.int32)
+    for kind in (np.int32, np.int64):
+        direct = np.zeros(size, dtype=bool)
+        mark(direct, np.asarray(idx % size, dtype=kind))
+        expect = np.zeros(size, dtype=bool)
+        expect[idx % size] = True
+        assert direct.tolist() == expect.tolist()
+        through = np.zeros(size, dtype=bool)
+        mark(through, np.asarray(idx, dtype=kind), via)
+        expect = np.zeros(size, dtype=bool)
+        expect[via[idx]] = True
+        assert through.tolist() == expect.tolist()
+
+
+@pytest.mark.parametrize("native", NATIVE)
+def test_mark_refuses_indexes_out_of_range(native: bool) -> None:
+    kind = np.int32 if native else np.int64  # int32 goes native where it is installed
+    with pytest.raises(IndexError):
+        mark(np.zeros(3, dtype=bool), np.asarray([0, 3], dtype=kind))
+    with pytest.raises(IndexError):
+        mark(np.zeros(3, dtype=bool), np.asarray([1], dtype=kind), np.asarray([0, 5], np.int64))
+    with pytest.raises(IndexError):
+        mark(np.zeros(3, dtype=bool), np.asarray([2], dtype=kind), np.asarray([0, 1], np.int64))

@@ -16,6 +16,8 @@
 //! - `Matcher.positions(leaves, map)`: the same matches as positions in `map`'s keys (int32;
 //!   matches whose vec_id is not a key are left out). The per-segment doc -> position arrays
 //!   are built once per (segment, map) and kept for the map last used.
+//! - `mark(out, index, via=None)`: `out[index] = True` (or `out[via[index]] = True`), what
+//!   numpy's fancy assignment does, in one pass; `IndexError` for an index out of range.
 //! - `Matcher.reload()`: take the latest commit (the caller reloads when tantivy-py does).
 //! - `PositionMap(keys, starts, shift, values).lookup(vec_ids)`: what `VecIdIndex.positions`
 //!   (search_api/search/table.py) answers for the same arrays: the value of the key equal to
@@ -25,8 +27,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadwriteArray1};
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use tantivy::index::SegmentId;
 use tantivy::query::{EnableScoring, PhraseQuery, Query, TermQuery, Weight};
@@ -135,10 +137,10 @@ impl PositionMap {
 
 /// Calls `emit` with every live document of `segment` matching any of `weights`, each once,
 /// in doc id order.
-fn each_match(
+fn each_match<F: FnMut(DocId)>(
     weights: &[Box<dyn Weight>],
     segment: &SegmentReader,
-    emit: &mut dyn FnMut(DocId),
+    mut emit: F,
 ) -> tantivy::Result<()> {
     let alive = segment.alive_bitset();
     if weights.len() == 1 {
@@ -305,7 +307,7 @@ impl Matcher {
                 let mut ids = Vec::new();
                 for segment in searcher.segment_readers() {
                     let column = segment.fast_fields().i64("vec_id")?;
-                    each_match(leaf, segment, &mut |doc| {
+                    each_match(leaf, segment, |doc| {
                         if let Some(v) = column.first(doc) {
                             ids.push(v);
                         }
@@ -341,7 +343,7 @@ impl Matcher {
             for leaf in &weights {
                 let mut positions = Vec::new();
                 for (segment, doc_map) in segments.iter().zip(&maps) {
-                    each_match(leaf, segment, &mut |doc| {
+                    each_match(leaf, segment, |doc| {
                         let at = doc_map[doc as usize];
                         if at >= 0 {
                             positions.push(at);
@@ -360,9 +362,46 @@ impl Matcher {
     }
 }
 
+/// `out[index] = True`, or `out[via[index]] = True` with `via` (module docstring).
+#[pyfunction]
+#[pyo3(signature = (out, index, via=None))]
+fn mark(
+    mut out: PyReadwriteArray1<'_, bool>,
+    index: PyReadonlyArray1<'_, i32>,
+    via: Option<PyReadonlyArray1<'_, i64>>,
+) -> PyResult<()> {
+    let out = out.as_slice_mut()?;
+    let index = index.as_slice()?;
+    let size = out.len();
+    let range = || PyIndexError::new_err("an index is out of range");
+    match via {
+        None => {
+            for &i in index {
+                *out.get_mut(usize::try_from(i).map_err(|_| range())?)
+                    .ok_or_else(range)? = true;
+            }
+        }
+        Some(via) => {
+            let via = via.as_slice()?;
+            for &i in index {
+                let at = *via
+                    .get(usize::try_from(i).map_err(|_| range())?)
+                    .ok_or_else(range)?;
+                let at = usize::try_from(at).map_err(|_| range())?;
+                if at >= size {
+                    return Err(range());
+                }
+                out[at] = true;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[pymodule]
 fn newssearch_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Matcher>()?;
     m.add_class::<PositionMap>()?;
+    m.add_function(wrap_pyfunction!(mark, m)?)?;
     Ok(())
 }

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from search_api.search.table import ArticleTable, Mask, Ordinals
+from search_api.search.table import ArticleTable, Mask, Ordinals, mark
 
 
 def matching_paragraphs(
@@ -36,7 +36,7 @@ def matching_paragraphs(
     owners = table.paragraph_ordinals
     lex_para = np.zeros(table.paragraphs, dtype=bool)
     for pos in lexical_positions:
-        lex_para[pos] = True
+        mark(lex_para, pos)
     lex_para &= lexical[owners]  # positions run in article order: a sequential gather
     matched = lex_para
     sem_pos = np.empty(0, dtype=np.int64)

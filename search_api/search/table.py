@@ -317,7 +317,7 @@ class ArticleTable:
     def articles_at(self, positions: npt.NDArray[np.integer[Any]]) -> Mask:
         """Articles with a paragraph at one of ``positions`` (all valid)."""
         out = np.zeros(self.size, dtype=bool)
-        out[self.paragraph_ordinals[positions]] = True
+        mark(out, positions, self.paragraph_ordinals)
         return out
 
     def vec_ids_of(self, mask: Mask) -> npt.NDArray[np.int64]:
@@ -333,6 +333,29 @@ class ArticleTable:
         if date_to is not None:
             out &= self.published <= _epoch(date_to)
         return out
+
+
+def mark(
+    out: Mask,
+    index: npt.NDArray[np.integer[Any]],
+    via: npt.NDArray[np.int64] | None = None,
+) -> None:
+    """``out[index] = True``, or ``out[via[index]] = True``: one native pass when
+    ``newssearch_native`` is installed and the arrays are its kinds (int32 ``index``, the leaf
+    positions), else numpy's fancy assignment; the same result (tests/test_table.py)."""
+    native = (
+        newssearch_native is not None
+        and index.dtype == np.int32
+        and out.flags.c_contiguous
+        and index.flags.c_contiguous
+        and (via is None or (via.dtype == np.int64 and via.flags.c_contiguous))
+    )
+    if native:
+        newssearch_native.mark(out, index, via)  # type: ignore[arg-type]
+    elif via is None:
+        out[index] = True
+    else:
+        out[via[index]] = True
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
