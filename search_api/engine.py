@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer.errors import BackendUnavailable
-from indexer.lexical.base import PositionSearch, VecIdSearch
+from indexer.lexical.base import LexicalBackend, PositionSearch, VecIdSearch
 from indexer.models import Filters, Hit
 from indexer.query import Bool, Node, ParsedQuery, Phrase, Term, parse_query
 from indexer.stores import Stores
@@ -387,11 +387,18 @@ class SearchEngine:
         """BM25's top-``depth`` paragraphs and, with ``articles``, the article-level hits."""
         hits = self._lexical_hits(tree, filters, depth)
         store = self.stores.articles
-        return hits, store.search(tree, filters, depth) if articles and store is not None else []
+        if not articles or store is None:
+            return hits, []
+        return hits, self._lexical_hits(tree, filters, depth, store)
 
-    def _lexical_hits(self, tree: Node, filters: Filters, depth: int) -> list[Hit]:
-        """BM25 top-``depth`` paragraphs, best first (ties by paragraph id)."""
-        backend = self.stores.lexical
+    def _lexical_hits(
+        self, tree: Node, filters: Filters, depth: int, backend: LexicalBackend | None = None
+    ) -> list[Hit]:
+        """BM25 top-``depth`` documents of ``backend`` (default: the paragraph store), best
+        first (ties by id). Read as vec_ids where the backend can (no stored document loaded),
+        named through the catalog: an article document's id ``{article_id}:0`` has the vec_id
+        of the article's first paragraph, so it is named alike."""
+        backend = self.stores.lexical if backend is None else backend
         if isinstance(backend, VecIdSearch):
             pairs = backend.search_vec_ids(tree, filters, depth)
             if pairs is not None:

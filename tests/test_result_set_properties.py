@@ -55,9 +55,12 @@ from indexer.pipeline import ingest_articles
 from indexer.settings import Settings
 from indexer.stores import Stores, open_stores
 from search_api.engine import SearchEngine
+from search_api.grouping import ArticleGroup
 from search_api.schemas import SearchRequest, SearchResponse
 from search_api.search.calibration import FALLBACK
 from search_api.search.membership import AUTO_ALL_UP_TO
+from search_api.search.resultset import rank
+from search_api.search.table import ArticleTable
 
 VOCAB = (
     *("zorb", "quix", "blen", "frap", "dulm", "kest", "vorn", "plim", "trask", "glee"),
@@ -734,3 +737,38 @@ def test_lexical_membership_equals_the_reference(
                 assert rs.total_paragraphs == expected.paragraphs, (req.q, match)
         finally:
             engine.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.booleans(),  # a member
+            st.integers(0, 6),  # coord
+            st.one_of(st.just(float("-inf")), st.floats(-1.0, 1.0, width=32)),
+        ),
+        max_size=40,
+    ),
+    head=st.lists(st.integers(0, 39), max_size=5, unique=True),
+)
+def test_rank_orders_the_tail_by_coord_then_similarity_then_ordinal(
+    rows: list[tuple[bool, int, float]], head: list[int]
+) -> None:
+    """resultset.rank: the ranked groups first, then every other member by coord (descending),
+    best similarity (descending, none last) and ordinal, exactly as a sort by that triple."""
+    n = len(rows)
+    vec = np.arange(1000, 1000 + n, dtype=np.int64)
+    ids = tuple(f"a{i:03d}" for i in range(n))  # sorted, as the catalog gives them
+    t = ArticleTable(1, ids, np.zeros(n, np.int64), {}, vec, np.arange(n, dtype=np.int64))
+    members = np.asarray([r[0] for r in rows], dtype=bool)
+    coord = np.asarray([r[1] for r in rows], dtype=np.int64)
+    best = np.asarray([r[2] for r in rows], dtype=np.float64)
+    groups = [ArticleGroup(ids[i], 10.0 - k, []) for k, i in enumerate(head) if i < n]
+    order, scores, ranked = rank(t, members, groups, coord, best)
+    first = [int(g.article_id[1:]) for g in groups if members[int(g.article_id[1:])]]
+    rest = sorted(
+        (i for i in range(n) if members[i] and i not in first),
+        key=lambda i: (-coord[i], -best[i], i),
+    )
+    assert order.tolist() == first + rest
+    assert set(ranked) == set(first) and len(scores) == len(order)

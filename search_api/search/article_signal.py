@@ -12,7 +12,6 @@ at ``w = 0.2`` on every dev set (chosen on PolitiFact train).
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from collections.abc import Sequence
 
@@ -33,8 +32,8 @@ def blend(groups: list[ArticleGroup], articles: Sequence[Hit], weight: float) ->
     spread = statistics.pstdev([g.score for g in groups]) or 1.0
     factor = weight / (1 - weight) * spread
     out = []
-    for g in groups:
+    for g in groups:  # a hot loop (hundreds of groups per request): no dataclasses.replace
         part = factor * normal.get(g.article_id, floor)
-        out.append(dataclasses.replace(g, score=g.score + part, article_component=part))
+        out.append(ArticleGroup(g.article_id, g.score + part, g.hits, part))
     out.sort(key=lambda g: -g.score)
     return out

@@ -226,8 +226,12 @@ def rank(
     in_head = np.zeros(table.size, dtype=bool)
     in_head[head] = True
     tail = np.flatnonzero(members & ~in_head)
-    # lexsort: last key first; ordinal order is article id order (the final tie-break).
-    tail = tail[np.lexsort((tail, -best_similarity[tail], -coord[tail]))]
+    # By coord, then best similarity, both descending, then ordinal (article id order: tail
+    # is ascending and the sort stable). One float key orders as the pair does: similarities
+    # are cosines in [-1, 1] (-inf, none, taken as -2; clipped at 1.5 against rounding), so
+    # each coord step of 4 outweighs them.
+    sims = np.clip(best_similarity[tail], -2.0, 1.5)
+    tail = tail[np.argsort(-(coord[tail] * 4.0 + sims), kind="stable")]
     order = np.concatenate([np.asarray(head, dtype=np.int64), tail.astype(np.int64)])
     all_scores = np.concatenate([np.asarray(scores, dtype=np.float64), np.full(len(tail), np.nan)])
     return order, all_scores, ranked
