@@ -34,6 +34,8 @@ from indexer.pipeline import ingest
 from indexer.settings import Settings
 from indexer.stores import open_stores
 from tests.conftest import REPO, SHARED_DATA, require_shared_data
+from tests.native import INSTALLED as NATIVE_INSTALLED
+from tests.native import REASON as NATIVE_REASON
 
 BENCHMARKS = REPO / "benchmarks"
 POLITIFACT_1K = SHARED_DATA / "relevance" / "checkthat2021-politifact-1k"
@@ -126,6 +128,21 @@ def test_result_set_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
     empty = row["export"][0]
     assert empty["q"] == "" and empty["articles"] == row["articles"] > 0
     assert {"articles_per_s", "rss_growth_mb"} <= set(empty)
+
+
+@pytest.mark.native
+@pytest.mark.skipif(not NATIVE_INSTALLED, reason=NATIVE_REASON)
+def test_word_matches_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "word-matches.json"
+    result = json_result(
+        run_bench("word_matches.py", ["--smoke", "--out", str(out)], bench_env), out
+    )
+    row = result["sizes"]["2000"]
+    assert row["paragraphs"] == 2000
+    for name in ("short", "claims"):
+        assert row[name]["queries"] > 0 and row[name]["matches_per_query"] > 0
+        for way in ("tantivy_py", "native_vec_ids", "native_positions"):
+            assert {"p50_ms", "p99_ms", "ns_per_match"} <= set(row[name][way])
 
 
 def test_indexing_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from indexer.catalog import vec_id
 from indexer.lexical.embedded import EmbeddedBackend
 from indexer.models import Filters, Paragraph
 from indexer.query import Phrase, Term, parse_query
+from search_api.search.table import VecIdIndex
 from tests.conftest import SHARED_DATA, jsonl_head, require_shared_data
 from tests.contract.lexical_contract import para
 from tests.native import INSTALLED, REASON
@@ -109,6 +110,18 @@ def test_every_word_of_real_news_matches_alike(
     want = as_sets(python.matching_vec_ids(leaves))
     assert got == want
     assert sum(map(len, got)) > 2 * len(leaves)  # the words match: not a comparison of empties
+    # As table positions (matching_positions): what the numpy mapping of the vec_ids gives,
+    # over a map that leaves some paragraphs out (not committed) and permutes the rest.
+    kept = np.unique(np.asarray([vec_id(p.paragraph_id) for p in paragraphs[::3]]))
+    values = np.random.default_rng(3).permutation(len(kept)).astype(np.int64)
+    index = VecIdIndex.of(kept, values)
+    direct = native.matching_positions(leaves, index.native())
+    assert direct is not None
+    for ids, pos in zip(want, direct, strict=True):
+        mapped = index.positions(np.asarray(sorted(ids), dtype=np.int64), native=False)
+        assert pos.dtype == np.int32
+        assert sorted(pos.tolist()) == sorted(mapped[mapped >= 0].tolist())
+    assert python.matching_positions(leaves, index.native()) is None  # tantivy-py: no
     # And both are every match a BM25 search finds (a sample: it is slow per leaf).
     for leaf, ids in list(zip(leaves, got, strict=True))[::25]:
         brute = {vec_id(h.paragraph_id) for h in python.search(leaf, Filters(), 10_000)}

@@ -137,12 +137,12 @@ class VecIdSearch(Protocol):
 
 @runtime_checkable
 class PositionSearch(Protocol):
-    """Optional fast path: a backend that lists word matches as positions in a sorted array
-    of vec_ids (a ``newssearch_native.PositionMap``) instead of as vec_ids."""
+    """Optional fast path: a backend that lists word matches as the positions a vec_id map
+    (a ``newssearch_native.PositionMap``: the article table's) gives them, not as vec_ids."""
 
     def matching_positions(
         self, leaves: Sequence[Term | Phrase], keys: Any
     ) -> list[npt.NDArray[np.int32]] | None:
-        """Per leaf, the index in ``keys`` of every match :meth:`LexicalBackend.matching_vec_ids`
-        lists whose vec_id is one of the keys (any order); ``None`` when the backend cannot
-        answer this way (then use ``matching_vec_ids``)."""
+        """Per leaf, the position ``keys`` maps each match's vec_id to, for every match
+        :meth:`LexicalBackend.matching_vec_ids` lists whose vec_id ``keys`` holds (any order);
+        ``None`` when the backend cannot answer this way (then use ``matching_vec_ids``)."""

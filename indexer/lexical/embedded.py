@@ -23,11 +23,13 @@ every search, highlight, ``matching_vec_ids`` and ``upsert`` raises
 :class:`~indexer.lexical.base.LexicalIndexOutdated` saying to run ``newssearch repair
 --lexical``; :meth:`EmbeddedBackend.reset` (what that repair starts with) works on any index.
 
-Every match of a word (``matching_vec_ids``, what a result set's exact lexical side lists) is
-read by the native module ``newssearch_native`` (native/: the same tantivy version over the
-same directory, writing the ``vec_id`` column of each match into an array, ~12x faster than
-tantivy-py's one Python object per hit) when it is installed (``scripts/setup`` builds it
-where cargo is), else through tantivy-py; both give the same arrays (tests/test_native.py).
+Every match of a word (what a result set's exact lexical side lists: ``matching_vec_ids``,
+or ``matching_positions`` straight as table positions) is read by the native module
+``newssearch_native`` (native/: the same tantivy version over the same directory, writing
+each match into an array: ~14 ns per match as a position against ~380 ns through tantivy-py's
+one Python object per hit and the numpy mapping, benchmarks/word_matches.py) when it is
+installed (``scripts/setup`` builds it where cargo is), else through tantivy-py; both give
+the same matches (tests/test_native.py).
 
 Concurrency: one writer per index directory (tantivy holds a lock file); any number of reader
 processes. ``commit`` makes writes durable and reloads this process's searcher; other
@@ -336,7 +338,7 @@ class EmbeddedBackend:
 
         Per leaf, on one snapshot for all leaves. Natively (module docstring): the leaf's
         clauses collected without scores, the ``vec_id`` column of each match written into
-        the array (~0.02 us per match). Through tantivy-py: bound the matches (a word's
+        the array (~0.03 us per match). Through tantivy-py: bound the matches (a word's
         document frequencies, else a count), collect them all with a constant score and read
         their ``vec_id`` fast field (~0.25 us per match, nearly all of it tantivy-py's Python
         object per hit; docs/benchmarks.md, result set). The same ids either way; their order
@@ -358,9 +360,9 @@ class EmbeddedBackend:
         self, leaves: Sequence[Term | Phrase], keys: Any
     ) -> list[npt.NDArray[np.int32]] | None:
         """:class:`~indexer.lexical.base.PositionSearch`: natively, the matches of
-        :meth:`matching_vec_ids` as positions in ``keys`` (a ``newssearch_native.PositionMap``;
-        the doc -> position arrays are built once per segment and map); ``None`` without the
-        native module."""
+        :meth:`matching_vec_ids` as the positions ``keys`` (a ``newssearch_native.PositionMap``)
+        maps their vec_ids to, those it does not map left out (the doc -> position arrays are
+        built once per segment and map); ``None`` without the native module."""
         for leaf in leaves:
             _check_leaf(leaf)
         self._current()
