@@ -215,6 +215,18 @@ fn leaf_weights(
 
 type SegmentMaps = HashMap<SegmentId, Arc<Vec<i32>>>;
 
+/// One numpy array per leaf's matches (or the search's error).
+fn arrays<T: numpy::Element>(
+    py: Python<'_>,
+    found: tantivy::Result<Vec<Vec<T>>>,
+) -> PyResult<Vec<Bound<'_, PyArray1<T>>>> {
+    Ok(found
+        .map_err(runtime)?
+        .into_iter()
+        .map(|v| v.into_pyarray(py))
+        .collect())
+}
+
 /// A reader of one tantivy index directory (module docstring).
 #[pyclass(frozen)]
 struct Matcher {
@@ -317,11 +329,7 @@ impl Matcher {
             }
             Ok(out)
         });
-        Ok(found
-            .map_err(runtime)?
-            .into_iter()
-            .map(|v| v.into_pyarray(py))
-            .collect())
+        arrays(py, found)
     }
 
     /// Per leaf, the positions in `map` of its matches (int32), all on one snapshot.
@@ -354,11 +362,7 @@ impl Matcher {
             }
             Ok(out)
         });
-        Ok(found
-            .map_err(runtime)?
-            .into_iter()
-            .map(|v| v.into_pyarray(py))
-            .collect())
+        arrays(py, found)
     }
 }
 
