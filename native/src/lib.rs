@@ -4,7 +4,8 @@
 //! result set's exact lexical side (every paragraph matching each query word: ~0.25 us per
 //! match, a million matches for a long claim at 1M paragraphs). This module opens the same
 //! index directory with the same tantivy version and writes every match straight into a
-//! numpy array, as its `vec_id` or as its position in the caller's sorted vec_ids.
+//! numpy array, as its `vec_id` or as the position the caller's vec_id map gives it (the
+//! article table's paragraph positions).
 //!
 //! Contracts (checked against the pure-Python paths by tests/test_native.py):
 //! - A leaf is a list of clauses `(field, [(offset, token), ...])`: one token is a term,
@@ -13,8 +14,8 @@
 //! - `Matcher(path).vec_ids(leaves)`: per leaf, the `vec_id` of every live (not deleted)
 //!   document of the reader's snapshot that matches it, each once; in segment order, doc id
 //!   order within one. All leaves on one snapshot. Runs without the GIL.
-//! - `Matcher.positions(leaves, map)`: the same matches as positions in `map`'s keys (int32;
-//!   matches whose vec_id is not a key are left out). The per-segment doc -> position arrays
+//! - `Matcher.positions(leaves, map)`: the same matches as the positions `map` gives their
+//!   vec_ids (int32; matches whose vec_id is not one of its keys are left out). The per-segment doc -> position arrays
 //!   are built once per (segment, map) and kept for the map last used.
 //! - `mark(out, index, via=None)`: `out[index] = True` (or `out[via[index]] = True`), what
 //!   numpy's fancy assignment does, in one pass; `IndexError` for an index out of range.
@@ -118,7 +119,7 @@ impl PositionMap {
         })
     }
 
-    /// Index in keys per vec_id, -1 where absent.
+    /// The position of each vec_id (its value, or its index in keys), -1 where absent.
     fn lookup<'py>(
         &self,
         py: Python<'py>,
@@ -332,7 +333,7 @@ impl Matcher {
         arrays(py, found)
     }
 
-    /// Per leaf, the positions in `map` of its matches (int32), all on one snapshot.
+    /// Per leaf, the positions `map` gives its matches (int32), all on one snapshot.
     fn positions<'py>(
         &self,
         py: Python<'py>,
