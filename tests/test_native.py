@@ -171,9 +171,27 @@ def test_another_process_commit_is_seen_after_refresh(tmp_path: Path) -> None:
     reader.close()
 
 
-def test_native_is_required_or_refused_as_asked(tmp_path: Path) -> None:
+def test_native_is_required_or_refused_as_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     assert EmbeddedBackend(tmp_path / "a").native  # installed: used by default
     assert not EmbeddedBackend(tmp_path / "b", native=False).native
+    # A directory the native reader cannot open: by default tantivy-py answers (with a
+    # warning); required, the error is raised.
+    import newssearch_native
+
+    def unreadable(path: str) -> None:
+        raise RuntimeError(f"cannot read {path}")
+
+    monkeypatch.setattr(newssearch_native, "Matcher", unreadable)
+    fallback = EmbeddedBackend(tmp_path / "c")
+    assert not fallback.native and "using tantivy-py" in caplog.text
+    fallback.upsert([para("a1:0", "Talks began.")])
+    fallback.commit()
+    (talks,) = fallback.matching_vec_ids([Term("talks")])
+    assert talks.tolist() == [vec_id("a1:0")]
+    with pytest.raises(RuntimeError, match="cannot read"):
+        EmbeddedBackend(tmp_path / "d", native=True)
 
 
 VOCAB = ["putin", "merkel", "budget", "talks", "die", "the", "und", "haus", "steuer", "wahl"]

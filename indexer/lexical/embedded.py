@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import shutil
 import threading
@@ -65,6 +66,7 @@ from indexer.lexical.base import REBUILD_ADVICE, LexicalIndexOutdated, analyzer_
 from indexer.models import Filters, Hit, Paragraph
 from indexer.query import SEARCH_FIELDS, Bool, Node, Phrase, Term
 
+log = logging.getLogger(__name__)
 ANALYZER_LANGS = (*STEMMED_LANGUAGES, "std")
 #: Schema and analysers of the index. 1 (never recorded): stop words dropped, ``vec_id``
 #: column (or, before that, none); 2: stop words indexed.
@@ -160,6 +162,7 @@ class EmbeddedBackend:
         if native and newssearch_native is None:
             raise ImportError("newssearch_native is not installed (pip install ./native)")
         self._use_native = newssearch_native is not None if native is None else native
+        self._require_native = bool(native)
         self._native: newssearch_native.Matcher | None = None
         self._lock = threading.RLock()
         #: Why this index must not answer (built by another version), or ``None``.
@@ -189,7 +192,12 @@ class EmbeddedBackend:
         self._native = None
         if self._use_native and self.outdated is None:
             assert newssearch_native is not None
-            self._native = newssearch_native.Matcher(str(path))
+            try:
+                self._native = newssearch_native.Matcher(str(path))
+            except RuntimeError as exc:  # e.g. an index format its tantivy cannot read
+                if self._require_native:
+                    raise
+                log.warning("newssearch_native cannot read %s (%s): using tantivy-py", path, exc)
 
     @property
     def native(self) -> bool:
