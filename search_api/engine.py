@@ -346,10 +346,10 @@ class SearchEngine:
                 tree = membership.scoring_tree(root)
                 if tree is not None:
                     filters = backend_filters(req, parsed, table)
-                    articles = req.mode == "hybrid" and self.stores.articles is not None
-                    got.lexical, got.article_hits = self._ranked_lexical(
-                        tree, filters, depth, articles
-                    )
+                    got.lexical = self._lexical_hits(tree, filters, depth)
+                    store = self.stores.articles
+                    if req.mode == "hybrid" and store is not None:
+                        got.article_hits = self._lexical_hits(tree, filters, depth, store)
             except BackendUnavailable as exc:
                 log.warning("lexical backend unavailable, answering dense-only: %s", exc)
                 got.degraded.append("lexical")
@@ -380,16 +380,6 @@ class SearchEngine:
         backend = self.stores.lexical
         direct = backend.matching_positions if isinstance(backend, PositionSearch) else None
         return self.leaves.positions(table, leaves, backend.matching_vec_ids, direct)
-
-    def _ranked_lexical(
-        self, tree: Node, filters: Filters, depth: int, articles: bool
-    ) -> tuple[list[Hit], list[Hit]]:
-        """BM25's top-``depth`` paragraphs and, with ``articles``, the article-level hits."""
-        hits = self._lexical_hits(tree, filters, depth)
-        store = self.stores.articles
-        if not articles or store is None:
-            return hits, []
-        return hits, self._lexical_hits(tree, filters, depth, store)
 
     def _lexical_hits(
         self, tree: Node, filters: Filters, depth: int, backend: LexicalBackend | None = None

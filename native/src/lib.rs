@@ -315,11 +315,15 @@ impl Matcher {
         let searcher = self.reader.searcher();
         let weights = leaf_weights(&searcher, &self.index.schema(), &leaves)?;
         let found = py.detach(|| -> tantivy::Result<Vec<Vec<i64>>> {
+            let segments = searcher.segment_readers();
+            let columns = segments
+                .iter()
+                .map(|s| s.fast_fields().i64("vec_id"))
+                .collect::<tantivy::Result<Vec<_>>>()?;
             let mut out = Vec::with_capacity(weights.len());
             for leaf in &weights {
                 let mut ids = Vec::new();
-                for segment in searcher.segment_readers() {
-                    let column = segment.fast_fields().i64("vec_id")?;
+                for (segment, column) in segments.iter().zip(&columns) {
                     each_match(leaf, segment, |doc| {
                         if let Some(v) = column.first(doc) {
                             ids.push(v);

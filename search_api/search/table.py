@@ -191,7 +191,8 @@ class VecIdIndex:
     def positions(
         self, vec_ids: npt.NDArray[np.int64], *, native: bool | None = None
     ) -> npt.NDArray[np.int64]:
-        """Index in ``keys`` per vec_id, ``-1`` where it is not one of them. ``native``:
+        """Position per vec_id (``values`` at its index in ``keys``, or that index without
+        ``values``), ``-1`` where it is not one of the keys. ``native``:
         look up in ``newssearch_native`` (True), in numpy (False), or the former when it is
         installed (None)."""
         vec_ids = np.ascontiguousarray(vec_ids, dtype=np.int64)
