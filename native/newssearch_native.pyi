@@ -29,8 +29,16 @@ class Matcher:
         self, leaves: list[list[Clause]], map: PositionMap
     ) -> list[npt.NDArray[np.int32]]: ...
 
+
 def mark(
     out: npt.NDArray[np.bool_],
     index: npt.NDArray[np.int32],
     via: npt.NDArray[np.int64] | None = None,
+) -> None: ...
+
+def count(
+    counts: npt.NDArray[np.int64],
+    leaves: list[npt.NDArray[np.int32]],
+    via: npt.NDArray[np.int64],
+    paragraphs: npt.NDArray[np.bool_] | None = None,
 ) -> None: ...

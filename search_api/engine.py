@@ -205,12 +205,26 @@ class SearchEngine:
 
         lexical = np.zeros(size, dtype=bool)
         coord = np.zeros(size, dtype=np.int64)
+        # Paragraphs matching a positive leaf (matching_paragraphs), marked with the counts.
+        lex_para = np.zeros(table.paragraphs, dtype=bool)
+        words = membership.flat_words(root) if use_lexical else None
         if root is None and not parsed.free_text:
             lexical = np.ones(size, dtype=bool)  # no query: every article within the filters
+        elif use_lexical and words is not None:
+            # A plain query: membership.evaluate as one count per article (flat_words).
+            coord = table.leaf_counts([got.leaf_positions[leaf] for leaf in words], lex_para)
+            at_least: int | npt.NDArray[np.int64] = 1
+            if isinstance(root, Bool) and not _has_explicit_or(req.q):
+                at_least = np.clip(_needed(req, root, table), 1, max(len(words), 1))
+            lexical = coord >= at_least
         elif use_lexical and root is not None:
             need = _needed(req, root, table) if not _has_explicit_or(req.q) else 1
             lexical = membership.evaluate(root, leaf_mask, size, top_msm=need)
             coord = membership.should_count(root, leaf_mask, size)
+            table.leaf_counts(
+                [got.leaf_positions[leaf] for leaf in got.positive if leaf in got.leaf_positions],
+                lex_para,
+            )
         semantic = np.zeros(size, dtype=bool)
         sem_positions = table.positions(got.semantic_ids)
         sem_ordinals = table.ordinals_at(sem_positions)
@@ -232,7 +246,7 @@ class SearchEngine:
             scores = scores[perm]
         match_vec, match_ord, match_sim, match_lex = matching_paragraphs(
             table,
-            (got.leaf_positions[leaf] for leaf in got.positive if leaf in got.leaf_positions),
+            lex_para,
             lexical,
             sem_positions if use_semantic else None,
             got.semantic_sims,
@@ -266,8 +280,8 @@ class SearchEngine:
             filter_masks=masks,
             min_similarity=threshold if use_semantic and got.dense_lists else None,
             degraded=got.degraded,
-            leaf_articles={
-                _leaf_label(leaf): np.packbits(leaf_mask(leaf))
+            leaf_positions={
+                _leaf_label(leaf): got.leaf_positions[leaf]
                 for leaf in got.positive
                 if leaf in got.leaf_positions
             },

@@ -243,3 +243,42 @@ def test_a_word_typed_twice_counts_once_for_match() -> None:
     need = membership.minimum_should_match("any", membership.top_level_words(root))
     got = membership.evaluate(root, lambda leaf: masks[leaf.text], 3, top_msm=need)
     assert got.tolist() == [True, True, True]
+
+
+@pytest.mark.parametrize(
+    ("text", "flat"),
+    [
+        ("Putin", ["Putin"]),
+        ('"Nur-Sultan"', ["Nur Sultan"]),
+        ("measles vaccination campaign measles", ["measles", "vaccination", "campaign"]),
+        ('Merkel "Die Linke" title:Wahl', ["Merkel", "Die Linke", "Wahl"]),
+        ("Putin -Tokajew", None),
+        ("Putin AND Merkel", None),
+        ("(Putin OR Merkel) Wahl", None),
+        ("", None),
+    ],
+)
+def test_flat_words_are_the_plain_queries_whose_membership_is_one_count(
+    text: str, flat: list[str] | None
+) -> None:
+    """membership.flat_words names the distinct leaves of a query that is nothing but words
+    and phrases, and for those evaluate / should_count are what counting them per article
+    gives (the engine's fast path); every other query gets None (the general evaluation)."""
+    import numpy as np
+
+    from search_api.search import membership
+
+    root = parse_query(text).root
+    words = membership.flat_words(root)
+    if flat is None:
+        assert words is None
+        return
+    assert words is not None
+    assert [w.text if isinstance(w, Term) else " ".join(w.words) for w in words] == flat
+    rng = np.random.default_rng(len(text))
+    masks = {leaf: rng.random(9) < 0.5 for leaf in words}
+    count = sum(masks[leaf].astype(np.int64) for leaf in words)
+    assert membership.should_count(root, masks.__getitem__, 9).tolist() == count.tolist()
+    for need in range(1, len(words) + 1):
+        got = membership.evaluate(root, masks.__getitem__, 9, top_msm=need)
+        assert got.tolist() == (count >= need).tolist()

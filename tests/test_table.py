@@ -1,6 +1,7 @@
 """VecIdIndex (search_api/search/table.py): vec_id -> paragraph position, exactly what a
 binary search over the sorted vec_ids gives, for uniform hashes and skewed keys alike, in
-numpy and in the native module (``newssearch_native``) alike."""
+numpy and in the native module (``newssearch_native``) alike; ``mark`` and
+``ArticleTable.leaf_counts`` likewise on both paths."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.catalog import vec_id
-from search_api.search.table import VecIdIndex, mark
-from tests.native import NATIVE
+from search_api.search.table import ArticleTable, VecIdIndex, mark
+from tests.native import INSTALLED, NATIVE, REASON
 
 MAX = (1 << 63) - 1
 
@@ -88,3 +89,55 @@ def test_mark_refuses_indexes_out_of_range(native: bool) -> None:
         mark(np.zeros(3, dtype=bool), np.asarray([1], dtype=kind), np.asarray([0, 5], np.int64))
     with pytest.raises(IndexError):
         mark(np.zeros(3, dtype=bool), np.asarray([2], dtype=kind), np.asarray([0, 1], np.int64))
+
+
+@pytest.mark.parametrize("native", NATIVE)
+@settings(max_examples=150, deadline=None)
+@given(
+    owners=st.lists(st.integers(0, 12), min_size=1, max_size=60),
+    extra=st.integers(0, 3),
+    data=st.data(),
+)
+def test_leaf_counts_count_each_leaf_once_per_article(
+    native: bool, owners: list[int], extra: int, data: st.DataObject
+) -> None:
+    """ArticleTable.leaf_counts (native for int32 positions): per article, how many leaves have
+    a paragraph in it, however many of its paragraphs they match; the paragraph mask is the
+    union of the leaves' positions. Articles without a matching paragraph count 0."""
+    ordinals = np.asarray(sorted(owners), dtype=np.int64)  # non-decreasing, as a table's
+    size = int(ordinals[-1]) + 1 + extra
+    p = len(ordinals)
+    ids = tuple(f"a{i:03d}" for i in range(size))
+    table = ArticleTable(
+        1, ids, np.zeros(size, np.int64), {}, np.arange(p, dtype=np.int64), ordinals
+    )
+    kind = np.int32 if native else np.int64
+    leaves = [
+        np.asarray(data.draw(st.lists(st.integers(0, p - 1), max_size=30)), dtype=kind)
+        for _ in range(data.draw(st.integers(0, 6)))
+    ]
+    marked = np.zeros(p, dtype=bool)
+    counts = table.leaf_counts(leaves, marked)
+    expect = [sum(any(ordinals[i] == a for i in leaf) for leaf in leaves) for a in range(size)]
+    assert counts.dtype == np.int64
+    assert counts.tolist() == expect
+    union = {int(i) for leaf in leaves for i in leaf}
+    assert marked.tolist() == [i in union for i in range(p)]
+    assert table.leaf_counts(leaves).tolist() == expect  # without the paragraph mask
+
+
+@pytest.mark.native
+@pytest.mark.skipif(not INSTALLED, reason=REASON)
+def test_native_count_refuses_indexes_out_of_range() -> None:
+    import newssearch_native
+
+    via = np.asarray([0, 1, 1], dtype=np.int64)
+    leaf = np.asarray([0, 3], dtype=np.int32)
+    with pytest.raises(IndexError):
+        newssearch_native.count(np.zeros(2, np.int64), [leaf], via)
+    with pytest.raises(IndexError):  # a position whose article is past ``counts``
+        newssearch_native.count(np.zeros(1, np.int64), [np.asarray([2], np.int32)], via)
+    with pytest.raises(IndexError):
+        newssearch_native.count(np.zeros(2, np.int64), [np.asarray([-1], np.int32)], via)
+    with pytest.raises(ValueError):
+        newssearch_native.count(np.zeros(2, np.int64), [], via, np.zeros(2, dtype=bool))

@@ -19,6 +19,11 @@
 //!   are built once per (segment, map) and kept for the map last used.
 //! - `mark(out, index, via=None)`: `out[index] = True` (or `out[via[index]] = True`), what
 //!   numpy's fancy assignment does, in one pass; `IndexError` for an index out of range.
+//! - `count(counts, leaves, via, paragraphs=None)`: per article `a`, `counts[a] +=` the
+//!   number of `leaves` (arrays of paragraph positions) with a position `p` where
+//!   `via[p] == a` (a leaf counts once per article however many of its paragraphs match),
+//!   and `paragraphs[p] = True` for every position of every leaf; what summing numpy masks
+//!   does, in one pass per leaf; `IndexError` for an index out of range.
 //! - `Matcher.reload()`: take the latest commit (the caller reloads when tantivy-py does).
 //! - `PositionMap(keys, starts, shift, values).lookup(vec_ids)`: what `VecIdIndex.positions`
 //!   (search_api/search/table.py) answers for the same arrays: the value of the key equal to
@@ -407,10 +412,60 @@ fn mark(
     Ok(())
 }
 
+/// Per article, how many `leaves` it has a paragraph in (module docstring).
+#[pyfunction]
+#[pyo3(signature = (counts, leaves, via, paragraphs=None))]
+fn count(
+    py: Python<'_>,
+    mut counts: PyReadwriteArray1<'_, i64>,
+    leaves: Vec<PyReadonlyArray1<'_, i32>>,
+    via: PyReadonlyArray1<'_, i64>,
+    mut paragraphs: Option<PyReadwriteArray1<'_, bool>>,
+) -> PyResult<()> {
+    let counts = counts.as_slice_mut()?;
+    let via = via.as_slice()?;
+    let leaves = leaves
+        .iter()
+        .map(|leaf| leaf.as_slice())
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut paragraphs = match paragraphs.as_mut() {
+        Some(p) => Some(p.as_slice_mut()?),
+        None => None,
+    };
+    if let Some(p) = paragraphs.as_deref() {
+        if p.len() < via.len() {
+            return Err(PyValueError::new_err("paragraphs is shorter than via"));
+        }
+    }
+    let size = counts.len();
+    let range = || PyIndexError::new_err("an index is out of range");
+    py.detach(|| {
+        // Per leaf: its articles marked (stores only, as `mark`), then added in one
+        // sequential pass that also clears the marks.
+        let mut hit = vec![0u8; size];
+        for leaf in &leaves {
+            for &i in leaf.iter() {
+                let i = usize::try_from(i).map_err(|_| range())?;
+                let at = usize::try_from(*via.get(i).ok_or_else(range)?).map_err(|_| range())?;
+                *hit.get_mut(at).ok_or_else(range)? = 1;
+                if let Some(p) = paragraphs.as_deref_mut() {
+                    p[i] = true;
+                }
+            }
+            for (c, h) in counts.iter_mut().zip(hit.iter_mut()) {
+                *c += i64::from(*h);
+                *h = 0;
+            }
+        }
+        Ok(())
+    })
+}
+
 #[pymodule]
 fn newssearch_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Matcher>()?;
     m.add_class::<PositionMap>()?;
     m.add_function(wrap_pyfunction!(mark, m)?)?;
+    m.add_function(wrap_pyfunction!(count, m)?)?;
     Ok(())
 }

@@ -121,6 +121,21 @@ def should_count(node: Node, leaf_mask: Callable[[Leaf], Mask], size: int) -> np
     return counts
 
 
+def flat_words(node: Node | None) -> list[Leaf] | None:
+    """The distinct words and phrases of a query that is nothing but them (one leaf, or a
+    ``Bool`` of ``should`` leaves alone: every plain query), else None. For such a query
+    :func:`evaluate` is ``count >= need`` and :func:`should_count` is ``count``, where
+    ``count`` is per article how many of these leaves it matches (the engine's fast path:
+    one counting pass per leaf, :meth:`~search_api.search.table.ArticleTable.leaf_counts`)."""
+    if isinstance(node, Term | Phrase):
+        return [node]
+    if node is None or node.must or node.must_not:
+        return None
+    if not all(isinstance(part, Term | Phrase) for part in node.should):
+        return None
+    return [part for part in dict.fromkeys(node.should) if isinstance(part, Term | Phrase)]
+
+
 def top_level_words(node: Node | None) -> int:
     """How many top-level ``should`` children the query has (what ``match`` applies to)."""
     if node is None:

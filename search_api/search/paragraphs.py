@@ -11,32 +11,28 @@ first when they are shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
-from search_api.search.table import ArticleTable, Mask, Ordinals, mark
+from search_api.search.table import ArticleTable, Mask, Ordinals
 
 
 def matching_paragraphs(
     table: ArticleTable,
-    lexical_positions: Iterable[npt.NDArray[np.integer[Any]]],
+    lexical_paragraphs: Mask,
     lexical: Mask,
     semantic_positions: npt.NDArray[np.int64] | None,
     semantic_sims: npt.NDArray[np.float32],
     semantic: Mask,
 ) -> tuple[npt.NDArray[np.int64], Ordinals, npt.NDArray[np.float32], Mask]:
     """``(vec_ids, ordinals, similarity, is_lexical)`` of the members' matching paragraphs, in
-    article order (module docstring). ``lexical_positions``: the positive leaves' matches;
+    article order (module docstring). ``lexical_paragraphs``: a mask over positions of the
+    paragraphs matching a positive leaf (the leaves' matches marked; it is consumed);
     ``semantic_positions`` (``-1`` = not committed) with ``semantic_sims``, or None when the
     semantic side is off; ``lexical`` / ``semantic``: the members per side. Similarity is NaN
     for a paragraph with none (a lexical match the semantic side did not reach)."""
     owners = table.paragraph_ordinals
-    lex_para = np.zeros(table.paragraphs, dtype=bool)
-    for pos in lexical_positions:
-        mark(lex_para, pos)
+    lex_para = lexical_paragraphs
     lex_para &= lexical[owners]  # positions run in article order: a sequential gather
     matched = lex_para
     sem_pos = np.empty(0, dtype=np.int64)

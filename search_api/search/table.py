@@ -321,6 +321,34 @@ class ArticleTable:
         mark(out, positions, self.paragraph_ordinals)
         return out
 
+    def leaf_counts(
+        self,
+        leaves: Sequence[npt.NDArray[np.integer[Any]]],
+        paragraphs: Mask | None = None,
+    ) -> npt.NDArray[np.int64]:
+        """Per article, how many of ``leaves`` (arrays of valid paragraph positions, one per
+        query word or phrase) it has a paragraph in; with ``paragraphs`` (a mask over
+        positions) every leaf's positions are also set in it. One native pass per leaf when
+        ``newssearch_native`` is installed and the arrays are its kinds (int32, the leaf
+        positions), else a sum of :meth:`articles_at` masks; the same result
+        (tests/test_table.py)."""
+        counts = np.zeros(self.size, dtype=np.int64)
+        native = (
+            newssearch_native is not None
+            and all(leaf.dtype == np.int32 and leaf.flags.c_contiguous for leaf in leaves)
+            and self.paragraph_ordinals.flags.c_contiguous
+            and (paragraphs is None or paragraphs.flags.c_contiguous)
+        )
+        if native:
+            via = self.paragraph_ordinals
+            newssearch_native.count(counts, list(leaves), via, paragraphs)  # type: ignore[arg-type]
+            return counts
+        for leaf in leaves:
+            counts += self.articles_at(leaf)
+            if paragraphs is not None:
+                paragraphs[leaf] = True
+        return counts
+
     def vec_ids_of(self, mask: Mask) -> npt.NDArray[np.int64]:
         """vec_ids of every paragraph of the articles in ``mask``."""
         out: npt.NDArray[np.int64] = self.paragraph_vec_ids[mask[self.paragraph_ordinals]]
