@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from indexer.catalog import vec_id
@@ -15,6 +16,7 @@ from indexer.models import Filters, Hit
 from indexer.pipeline import check, delete, ingest, repair
 from indexer.query import Node, parse_query
 from indexer.stores import Stores, open_stores
+from search_api import engine as engine_module
 from search_api.engine import SearchEngine
 from search_api.schemas import SearchRequest
 from tests.conftest import SEED_TITLE, write_jsonl
@@ -129,7 +131,12 @@ class Unreachable:
         raise BackendUnavailable("node down")
 
 
-def test_lexical_outage_degrades_to_dense(stores: Stores) -> None:
+@pytest.mark.parametrize("in_worker", [False, True], ids=["inline", "worker"])
+def test_lexical_outage_degrades_to_dense(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch, in_worker: bool
+) -> None:
+    # The word matches fail in this thread or in the worker that collects a long query's.
+    monkeypatch.setattr(engine_module, "PARALLEL_MATCHES_FROM", 0 if in_worker else 1000)
     real = stores.lexical
     stores.lexical = Unreachable(real)  # type: ignore[assignment]
     try:
@@ -143,6 +150,26 @@ def test_lexical_outage_degrades_to_dense(stores: Stores) -> None:
             assert resp.results[0].title == SEED_TITLE
     finally:
         stores.lexical = real
+
+
+def test_word_matches_collected_in_a_worker_give_the_same_set(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long query's word matches are collected in a worker beside BM25 (engine
+    PARALLEL_MATCHES_FROM): the set, its order, scores and matching paragraphs are the ones
+    collecting them in the request thread gives."""
+    q = "Regierung Krieg Putin Gespräche Kasachstan Wahl Merkel"
+    got = []
+    for threshold in (1000, 0):
+        monkeypatch.setattr(engine_module, "PARALLEL_MATCHES_FROM", threshold)
+        rs = SearchEngine(stores).result_set(SearchRequest(q=q))
+        got.append(rs)
+    inline, worker = got
+    assert inline.total > 5
+    assert inline.order.tolist() == worker.order.tolist()
+    assert np.array_equal(inline.scores, worker.scores, equal_nan=True)
+    assert inline.match_vec_ids.tolist() == worker.match_vec_ids.tolist()
+    assert inline.leaf_positions.keys() == worker.leaf_positions.keys()
 
 
 def test_reingest_unchanged_embeds_nothing(
