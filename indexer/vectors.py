@@ -430,28 +430,55 @@ class VectorStore:
         :class:`~indexer.errors.ResultSetTooLarge` when more than ``max_results`` vectors
         qualify (the caller must not present a truncated set as complete).
         """
+        return self._range(query, threshold, max_results, 0)[1:]
+
+    def search_with_range(
+        self, query: Vectors, k: int, threshold: float, max_results: int
+    ) -> tuple[list[tuple[int, float]], IdArray, Vectors]:
+        """:meth:`search` (no filter) and :meth:`range_search` of one query at once.
+
+        Flat stores answer each exactly, as those two would. Under HNSW the range's first
+        top-k search (k at least ``k`` and 1,024) also gives the top-``k``: one graph search
+        instead of two (the dense side of a hybrid request at 1M vectors), its beam as wide
+        as that k (the top-``k`` finds at least what a search for ``k`` alone finds, as
+        HNSW recall grows with the beam).
+        """
+        top, found, scores = self._range(query, threshold, max_results, k)
+        if top is None:
+            top = self.search(query, k)
+        return top, found, scores
+
+    def _range(
+        self, query: Vectors, threshold: float, max_results: int, k: int
+    ) -> tuple[list[tuple[int, float]] | None, IdArray, Vectors]:
+        """:meth:`range_search`'s answer, and under HNSW the top-``k`` of its first search
+        (``None`` for a flat store, or ``k`` 0)."""
         from indexer.errors import ResultSetTooLarge
 
         _apply_threads()
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         # FAISS keeps inner products strictly above the radius: step one ulp down for ">=".
         radius = float(np.nextafter(np.float32(threshold), np.float32(-np.inf)))
+        top: list[tuple[int, float]] | None = None
         with self._lock:
             live = len(self)
             if live == 0:
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+                none: list[tuple[int, float]] | None = [] if k > 0 else None
+                return none, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
             if not self._hnsw:
                 lims, sims, ids = self._index.range_search(q, radius)
                 found, scores = ids[lims[0] : lims[1]], sims[lims[0] : lims[1]]
             else:
-                k = min(1024, live)
+                depth = min(max(1024, k), live)
                 while True:
-                    hits = self.search(query, k)
-                    if len(hits) < k or hits[-1][1] < threshold or k >= live:
+                    hits = self.search(query, depth)
+                    if top is None and k > 0:
+                        top = hits[:k]
+                    if len(hits) < depth or hits[-1][1] < threshold or depth >= live:
                         break
-                    if k > max_results:
+                    if depth > max_results:
                         break
-                    k = min(k * 4, live)
+                    depth = min(depth * 4, live)
                 found = np.asarray([i for i, _ in hits], dtype=np.int64)
                 scores = np.asarray([s for _, s in hits], dtype=np.float32)
                 keep = scores >= threshold
@@ -461,7 +488,7 @@ class VectorStore:
                 f"more than {max_results:,} paragraphs are at or above similarity "
                 f"{threshold:.3f}; raise min_similarity, add filters or set semantic=false"
             )
-        return found.astype(np.int64), scores.astype(np.float32)
+        return top, found.astype(np.int64), scores.astype(np.float32)
 
     def ids(self) -> set[int]:
         """Every stored (live) id."""

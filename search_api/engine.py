@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -334,12 +334,19 @@ class SearchEngine:
             inside = in_filters if scope is None else in_filters & scope
             allowed = None if len(masks) == 0 and scope is None else table.vec_ids_of(inside)
             vector = space.embedder.embed_query(parsed.free_text)
-            found = space.vectors.search(vector, depth, allowed)
+            ids, sims = _no_matches()
+            if with_range and allowed is None:  # one HNSW search for both
+                found, ids, sims = space.vectors.search_with_range(
+                    vector, depth, thresholds[i], limit
+                )
+            else:
+                found = space.vectors.search(vector, depth, allowed)
+                if with_range:
+                    ids, sims = space.vectors.range_search(vector, thresholds[i], limit)
             names = self.stores.catalog.paragraph_ids_for_vec_ids([i for i, _ in found])
             hits = [Hit(names[i], s) for i, s in found if i in names]
             out = DenseList(space.name, hits, shares[i], scope, thresholds[i], *_no_matches())
             if with_range:
-                ids, sims = space.vectors.range_search(vector, thresholds[i], limit)
                 if scope is not None:
                     ordinals = table.ordinals_at(table.positions(ids))
                     keep = (ordinals < 0) | scope[ordinals.clip(0)]
@@ -661,9 +668,14 @@ def _needed(req: SearchRequest, root: Node, table: ArticleTable) -> npt.NDArray[
     words = membership.top_level_words(root)
     counts = np.full(table.size, words, dtype=np.int64)
     if isinstance(root, Bool) and not root.must:
-        for node in dict.fromkeys(root.should):
-            if isinstance(node, Term) and node.stop_in:
-                counts -= table.columns["language"].mask(list(node.stop_in), table.size)
+        # Stop words by their languages: a claim's many English ones are one mask.
+        stops = Counter(
+            node.stop_in
+            for node in dict.fromkeys(root.should)
+            if isinstance(node, Term) and node.stop_in
+        )
+        for languages, n in stops.items():
+            counts -= n * table.columns["language"].mask(list(languages), table.size)
     return membership.needed(req.match, counts, words)
 
 

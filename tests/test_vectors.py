@@ -150,6 +150,51 @@ def test_hnsw_recall_against_exact(tmp_path: Path, big: tuple[list[int], np.ndar
     assert hits / (10 * len(queries)) >= 0.95
 
 
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_range_search_and_search_with_range(
+    tmp_path: Path, big: tuple[list[int], np.ndarray], kind: str
+) -> None:
+    """range_search: every vector at or above the threshold (exact on a flat store; on HNSW
+    what its widening top-k finds); search_with_range answers search (no filter) and
+    range_search at once, from one graph search under HNSW. More qualifying vectors than the
+    maximum is ResultSetTooLarge, never a cut set."""
+    from indexer.errors import ResultSetTooLarge
+
+    ids, vecs = big
+    store = VectorStore(tmp_path / "v.faiss", 32, hnsw_threshold=200 if kind == "hnsw" else 5000)
+    store.add(ids, vecs)
+    assert store.kind == kind
+    removed = ids[1:2000:9]
+    store.remove(removed)
+    live = [i for i in ids if i not in set(removed)]
+    rows = {i: r for i, r in zip(ids, vecs, strict=True)}
+    for n, q in enumerate(clustered(8, seed=5)):
+        sims = sorted(((float(rows[i] @ q), i) for i in live), reverse=True)
+        threshold = sims[[40, 300, 1300][n % 3]][0]  # past HNSW's first top-1,024 once
+        expect = {i for s, i in sims if s >= threshold}
+        found, scores = store.range_search(q, threshold, 5000)
+        got = set(found.tolist())
+        assert len(got) == len(found) and bool((scores >= threshold).all())
+        if kind == "flat":
+            assert got == expect
+        else:
+            assert got <= expect and len(got) >= 0.95 * len(expect)
+        top, both_ids, both_scores = store.search_with_range(q, 50, threshold, 5000)
+        assert set(both_ids.tolist()) == got
+        assert np.allclose(np.sort(both_scores), np.sort(scores))
+        assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
+        assert len(top) == 50 and not {i for i, _ in top} & set(removed)
+        alone = store.search(q, 50)
+        if kind == "flat":
+            assert top == alone
+        else:  # the wider beam finds at least as many of the true top 50
+            best = {i for _, i in sims[:50]}
+            assert len({i for i, _ in top} & best) >= len({i for i, _ in alone} & best)
+        with pytest.raises(ResultSetTooLarge):
+            store.search_with_range(q, 50, threshold, len(expect) // 2)
+    assert store.search_with_range(clustered(1)[0], 10, 2.0, 10)[1].tolist() == []
+
+
 def test_hnsw_remove_and_replace_use_tombstones(
     tmp_path: Path, big: tuple[list[int], np.ndarray]
 ) -> None:
