@@ -126,6 +126,11 @@ def convex_many(
         total_w = sum(w for _, _, w in parts)
         if total_w <= 0:
             return _sorted(dict.fromkeys(ids, 0.0))
+        if len(parts) == 2:  # BM25 and one encoder: the same sum, without a generator per id
+            (a, fa, wa), (b, fb, wb) = parts
+            return _sorted(
+                {pid: (0.0 + wa * a.get(pid, fa) + wb * b.get(pid, fb)) / total_w for pid in ids}
+            )
         return _sorted({pid: sum(w * v.get(pid, f) for v, f, w in parts) / total_w for pid in ids})
     group_weight: dict[str, float] = {}
     for label, w in zip(labels, weights, strict=True):
