@@ -64,7 +64,7 @@ DENSE_WORKERS = 4
 #: Result sets kept for the next page / facets / export of the same request.
 SET_CACHE = 16
 #: A query with more distinct words and phrases than this collects their matches in a worker.
-PARALLEL_MATCHES_FROM = 4
+MATCHES_IN_WORKER_ABOVE = 4
 _OR = re.compile(r'"[^"]*"|[()]|\bOR\b')
 
 
@@ -223,7 +223,7 @@ class SearchEngine:
             need = _needed(req, root, table) if not _has_explicit_or(req.q) else 1
             lexical = membership.evaluate(root, leaf_mask, size, top_msm=need)
             coord = membership.should_count(root, leaf_mask, size)
-            table.leaf_counts(
+            table.leaf_counts(  # for its paragraph marks: the counts are not this tree's
                 [got.leaf_positions[leaf] for leaf in got.positive if leaf in got.leaf_positions],
                 lex_para,
             )
@@ -307,7 +307,7 @@ class SearchEngine:
         search_api/search/dense.py) runs in worker threads while the lexical side runs in
         this one: the models and FAISS release the GIL, so on two cores a hybrid request costs
         about the slowest retriever, not the sum. A long query's exact word matches (more than
-        :data:`PARALLEL_MATCHES_FROM` words and phrases) are collected in a worker too, beside
+        :data:`MATCHES_IN_WORKER_ABOVE` words and phrases) are collected in a worker too, beside
         BM25 (both native, without the GIL): a claim's p99 at 1M paragraphs ~107 -> 88 ms.
         """
         got = Retrieved()
@@ -371,7 +371,7 @@ class SearchEngine:
                 # are collected in a worker while BM25 runs here; a short query's cost less
                 # than the hand-off (docs/benchmarks.md, result set).
                 matches = None
-                if len(leaves) > PARALLEL_MATCHES_FROM:
+                if len(leaves) > MATCHES_IN_WORKER_ABOVE:
                     matches = self._pool.submit(self._leaf_positions, table, leaves)
                 else:
                     got.leaf_positions = self._leaf_positions(table, leaves)

@@ -136,7 +136,7 @@ def test_lexical_outage_degrades_to_dense(
     stores: Stores, monkeypatch: pytest.MonkeyPatch, in_worker: bool
 ) -> None:
     # The word matches fail in this thread or in the worker that collects a long query's.
-    monkeypatch.setattr(engine_module, "PARALLEL_MATCHES_FROM", 0 if in_worker else 1000)
+    monkeypatch.setattr(engine_module, "MATCHES_IN_WORKER_ABOVE", 0 if in_worker else 1000)
     real = stores.lexical
     stores.lexical = Unreachable(real)  # type: ignore[assignment]
     try:
@@ -156,12 +156,12 @@ def test_word_matches_collected_in_a_worker_give_the_same_set(
     stores: Stores, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A long query's word matches are collected in a worker beside BM25 (engine
-    PARALLEL_MATCHES_FROM): the set, its order, scores and matching paragraphs are the ones
+    MATCHES_IN_WORKER_ABOVE): the set, its order, scores and matching paragraphs are the ones
     collecting them in the request thread gives."""
     q = "Regierung Krieg Putin Gespräche Kasachstan Wahl Merkel"
     got = []
     for threshold in (1000, 0):
-        monkeypatch.setattr(engine_module, "PARALLEL_MATCHES_FROM", threshold)
+        monkeypatch.setattr(engine_module, "MATCHES_IN_WORKER_ABOVE", threshold)
         rs = SearchEngine(stores).result_set(SearchRequest(q=q))
         got.append(rs)
     inline, worker = got

@@ -42,13 +42,20 @@ def date_facet(rs: ResultSet, unit: str, size: int) -> Facet:
     members = rs.counted_without("date")
     published = rs.table.published[members]
     dated = published[published != UNDATED]
-    labels = dated.astype("datetime64[us]").astype(
-        "datetime64[Y]" if unit == "year" else "datetime64[M]"
-    )
-    values, counts = np.unique(labels.astype(str), return_counts=True)
-    order = np.argsort(values)[::-1]  # newest first: a timeline, not a popularity list
-    top = [FacetValue(value=str(values[i]), count=int(counts[i])) for i in order[:size]]
-    other = int(counts[order[size:]].sum())
+    # Months since 1970 (years: // 12), counted as integers; only the values shown become
+    # text (converting every member's date to a string cost ~8 ms per 50,000 members).
+    keys = dated.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+    kind = "datetime64[M]"
+    if unit == "year":
+        keys, kind = keys // 12, "datetime64[Y]"
+    lo = int(keys.min()) if len(keys) else 0
+    per_key = np.bincount(keys - lo) if len(keys) else np.zeros(0, dtype=np.int64)
+    present = np.flatnonzero(per_key)[::-1]  # newest first: a timeline, not a popularity list
+    counts = per_key[present]
+    labels = (present[:size] + lo).astype(kind).astype(str)
+    shown = zip(labels, counts[:size], strict=True)
+    top = [FacetValue(value=str(v), count=int(c)) for v, c in shown]
+    other = int(counts[size:].sum())
     name: FacetName = "year" if unit == "year" else "month"
     return Facet(
         field=name, total=len(members), values=top, other=other, missing=len(members) - len(dated)
