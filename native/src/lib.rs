@@ -15,15 +15,17 @@
 //!   document of the reader's snapshot that matches it, each once; in segment order, doc id
 //!   order within one. All leaves on one snapshot. Runs without the GIL.
 //! - `Matcher.positions(leaves, map)`: the same matches as the positions `map` gives their
-//!   vec_ids (int32; matches whose vec_id is not one of its keys are left out). The per-segment doc -> position arrays
-//!   are built once per (segment, map) and kept for the map last used.
+//!   vec_ids (int32, ascending, each once; matches whose vec_id is not one of its keys are
+//!   left out). The per-segment doc -> position arrays are built once per (segment, map)
+//!   and kept for the map last used.
 //! - `mark(out, index, via=None)`: `out[index] = True` (or `out[via[index]] = True`), what
 //!   numpy's fancy assignment does, in one pass; `IndexError` for an index out of range.
 //! - `count(counts, leaves, via, paragraphs=None)`: per article `a`, `counts[a] +=` the
 //!   number of `leaves` (arrays of paragraph positions) with a position `p` where
 //!   `via[p] == a` (a leaf counts once per article however many of its paragraphs match),
 //!   and `paragraphs[p] = True` for every position of every leaf; what summing numpy masks
-//!   does, in one pass per leaf; `IndexError` for an index out of range.
+//!   does, in one pass per leaf (twice as fast over sorted positions, as `Matcher.positions`
+//!   gives them: the reads go in order); `IndexError` for an index out of range.
 //! - `Matcher.reload()`: take the latest commit (the caller reloads when tantivy-py does).
 //! - `PositionMap(keys, starts, shift, values).lookup(vec_ids)`: what `VecIdIndex.positions`
 //!   (search_api/search/table.py) answers for the same arrays: the value of the key equal to
@@ -59,6 +61,8 @@ struct PositionMap {
     starts: Vec<i64>,
     shift: u32,
     values: Option<Vec<i64>>,
+    /// One more than the largest position the map gives (0 when empty).
+    span: usize,
 }
 
 impl PositionMap {
@@ -115,12 +119,16 @@ impl PositionMap {
             ));
         }
         let id = NEXT_MAP.fetch_add(1, Ordering::Relaxed);
+        let span = values.as_ref().map_or(keys.len(), |v| {
+            v.iter().max().map_or(0, |&m| m as usize + 1)
+        });
         Ok(PositionMap {
             id,
             keys,
             starts,
             shift,
             values,
+            span,
         })
     }
 
@@ -358,15 +366,28 @@ impl Matcher {
                 .map(|s| self.segment_map(s, map))
                 .collect::<tantivy::Result<Vec<_>>>()?;
             let mut out = Vec::with_capacity(weights.len());
+            // A bit per position (a 1M-paragraph table: 125 KB, cache-resident), read out in
+            // order: the positions come sorted, so whatever reads by them reads in order.
+            let mut bits = vec![0u64; map.span.div_ceil(64)];
             for leaf in &weights {
-                let mut positions = Vec::new();
+                let mut found = 0usize;
                 for (segment, doc_map) in segments.iter().zip(&maps) {
                     each_match(leaf, segment, |doc| {
                         let at = doc_map[doc as usize];
                         if at >= 0 {
-                            positions.push(at);
+                            bits[(at >> 6) as usize] |= 1u64 << (at & 63);
+                            found += 1;
                         }
                     })?;
+                }
+                let mut positions = Vec::with_capacity(found);
+                for (w, word) in bits.iter_mut().enumerate() {
+                    let mut rest = *word;
+                    while rest != 0 {
+                        positions.push((w as i32) * 64 + rest.trailing_zeros() as i32);
+                        rest &= rest - 1;
+                    }
+                    *word = 0;
                 }
                 out.push(positions);
             }
