@@ -55,7 +55,7 @@ from search_api.search.dense import DenseList
 from search_api.search.leaves import LeafCache, Positions
 from search_api.search.paragraphs import matching_paragraphs
 from search_api.search.resultset import ResultSet, fold_order, rank, sort_by_date
-from search_api.search.table import ArticleTable, Mask, TableCache
+from search_api.search.table import ArticleTable, Mask, TableCache, mark
 from search_api.search.tuned import effective_fusion, read_tuned
 
 log = logging.getLogger(__name__)
@@ -223,10 +223,9 @@ class SearchEngine:
             need = _needed(req, root, table) if not _has_explicit_or(req.q) else 1
             lexical = membership.evaluate(root, leaf_mask, size, top_msm=need)
             coord = membership.should_count(root, leaf_mask, size)
-            table.leaf_counts(  # for its paragraph marks: the counts are not this tree's
-                [got.leaf_positions[leaf] for leaf in got.positive if leaf in got.leaf_positions],
-                lex_para,
-            )
+            for leaf in got.positive:
+                if leaf in got.leaf_positions:
+                    mark(lex_para, got.leaf_positions[leaf])
         semantic = np.zeros(size, dtype=bool)
         sem_positions = table.positions(got.semantic_ids)
         sem_ordinals = table.ordinals_at(sem_positions)
