@@ -43,8 +43,9 @@ from common import (
 )
 
 from indexer.chunker import chunk_article
+from indexer.lexical.analysis import ANALYZER_LANGS, build_analyzer
 from indexer.lexical.base import analyzer_language
-from indexer.lexical.embedded import ANALYZER_LANGS, EmbeddedBackend, _analyzer
+from indexer.lexical.embedded import EmbeddedBackend
 from indexer.models import Filters, Paragraph
 from indexer.query import parse_query
 
@@ -52,7 +53,7 @@ DEPTH = 200
 #: ``--smoke``: paragraphs (at least 2,000: the update and delete steps take 1,000 each) and
 #: queries (half PolitiFact claims, half news titles) of a seconds-long run.
 SMOKE_LIMIT, SMOKE_QUERIES = 2500, 20
-ANALYZERS = {lang: _analyzer(lang) for lang in ANALYZER_LANGS}
+ANALYZERS = {lang: build_analyzer(lang) for lang in ANALYZER_LANGS}
 
 
 def analyse(p: Paragraph) -> tuple[str, list[str]]:

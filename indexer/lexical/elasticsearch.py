@@ -64,8 +64,8 @@ from elasticsearch import (
 from indexer.catalog import vec_id
 from indexer.errors import BackendUnavailable, IngestError
 from indexer.languages import ELASTICSEARCH_SNOWBALL, STEMMED_LANGUAGES
+from indexer.lexical.analysis import MAX_TOKEN_CHARS
 from indexer.lexical.base import REBUILD_ADVICE, LexicalIndexOutdated, analyzer_language
-from indexer.lexical.embedded import MAX_TOKEN_CHARS
 from indexer.models import Filters, Hit, Paragraph
 from indexer.query import SEARCH_FIELDS, Node, Phrase, Term
 

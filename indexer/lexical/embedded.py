@@ -10,8 +10,9 @@ title into ``title_<lang>``, where ``<lang>`` is :func:`analyzer_language` of th
 (``de``, ``en``, ``ru`` or ``std``); each field has its own analyser. A query term is analysed
 by every field's analyser and the per-field clauses are OR-ed, so a paragraph is scored by the
 one field that holds its text. Keyword fields (``raw`` tokenizer) hold ids and filter values.
-Analysers: simple tokenizer, tokens longer than ``MAX_TOKEN_CHARS`` dropped, lowercase, and for
-German, English and Russian a Snowball stemmer. Stop words are indexed (so ``"Die Linke"`` and
+Analysers (:mod:`indexer.lexical.analysis`, shared with Elasticsearch): simple tokenizer, tokens
+of ``MAX_TOKEN_CHARS`` bytes or more dropped, lowercase, and for German, English and Russian a
+Snowball stemmer. Stop words are indexed (so ``"Die Linke"`` and
 ``"Nur-Sultan"`` match exactly); plain queries leave them out in the query parser.
 Each document also carries the paragraph's FAISS id (``vec_id``) as an i64 fast field, so a
 search reads its hits' ids from a column instead of loading every stored document.
@@ -61,21 +62,24 @@ except ImportError:  # not built (no cargo where it was installed): tantivy-py l
     newssearch_native = None  # type: ignore[assignment]
 
 from indexer.catalog import vec_id
-from indexer.languages import SNOWBALL, STEMMED_LANGUAGES
+from indexer.lexical.analysis import (
+    ANALYZER_LANGS,
+    analyzer,
+    check_leaf,
+    clauses,
+    marked,
+    patterns,
+)
 from indexer.lexical.base import REBUILD_ADVICE, LexicalIndexOutdated, analyzer_language
 from indexer.models import Filters, Hit, Paragraph
-from indexer.query import SEARCH_FIELDS, Bool, Node, Phrase, Term
+from indexer.query import Node, Phrase, Term
 
 log = logging.getLogger(__name__)
-ANALYZER_LANGS = (*STEMMED_LANGUAGES, "std")
 #: Schema and analysers of the index. 1 (never recorded): stop words dropped, ``vec_id``
 #: column (or, before that, none); 2: stop words indexed.
 SCHEMA_VERSION = 2
 VERSION_FILE = "newssearch-lexical.json"
 _KEYWORDS = ("paragraph_id", "article_id", "source", "language", "section", "authors")
-#: Tokens of this many UTF-8 *bytes* or more are dropped (tantivy's ``remove_long`` counts
-#: bytes: 39 ASCII letters are kept, 20 Cyrillic ones are not), a guard against junk tokens.
-MAX_TOKEN_CHARS = 40
 #: tantivy stores dates as i64 nanoseconds: it cannot represent dates outside these bounds.
 #: Dates beyond them (a typo'd year 0362 or 2263) are clamped, in documents and in filters
 #: alike, so they stay ordered consistently; the catalog keeps the original value.
@@ -86,17 +90,6 @@ MAX_DATE = datetime(2262, 1, 1, tzinfo=UTC)
 def clamp_date(value: datetime) -> datetime:
     """``value`` in UTC, clamped into the range tantivy can store."""
     return min(max(value.astimezone(UTC), MIN_DATE), MAX_DATE)
-
-
-def _analyzer(lang: str) -> tantivy.TextAnalyzer:
-    builder = (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
-        .filter(tantivy.Filter.lowercase())
-    )
-    if lang in SNOWBALL:
-        builder = builder.filter(tantivy.Filter.stemmer(SNOWBALL[lang]))
-    return builder.build()
 
 
 def _schema() -> tantivy.Schema:
@@ -156,7 +149,7 @@ class EmbeddedBackend:
         (False), or the former when it is installed (None)."""
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._analyzers = {lang: _analyzer(lang) for lang in ANALYZER_LANGS}
+        self._analyzers = {lang: analyzer(lang) for lang in ANALYZER_LANGS}
         self._heap = writer_heap
         self._writer: tantivy.IndexWriter | None = None
         if native and newssearch_native is None:
@@ -185,8 +178,8 @@ class EmbeddedBackend:
             self._index = tantivy.Index.open(str(path))
             self._schema = self._index.schema
             self.outdated = _outdated_message(path, version)
-        for lang, analyzer in self._analyzers.items():
-            self._index.register_tokenizer(f"ns_{lang}", analyzer)
+        for lang, lang_analyzer in self._analyzers.items():
+            self._index.register_tokenizer(f"ns_{lang}", lang_analyzer)
         self._version_stamp = self._stamp()
         self._index.reload()
         self._native = None
@@ -353,10 +346,10 @@ class EmbeddedBackend:
         is unspecified.
         """
         for leaf in leaves:
-            _check_leaf(leaf)
+            check_leaf(leaf)
         self._current()
         if self._native is not None:
-            return self._native.vec_ids([self._clauses(leaf) for leaf in leaves])
+            return self._native.vec_ids([clauses(leaf) for leaf in leaves])
         searcher = self._index.searcher()
         done: dict[Term | Phrase, npt.NDArray[np.int64]] = {}
         for leaf in leaves:
@@ -372,13 +365,13 @@ class EmbeddedBackend:
         maps their vec_ids to, those it does not map left out (the doc -> position arrays are
         built once per segment and map); ``None`` without the native module."""
         for leaf in leaves:
-            _check_leaf(leaf)
+            check_leaf(leaf)
         self._current()
         if self._native is None or newssearch_native is None:
             return None
         if not isinstance(keys, newssearch_native.PositionMap):
             raise TypeError(f"keys must be a newssearch_native.PositionMap, not {keys!r}")
-        return self._native.positions([self._clauses(leaf) for leaf in leaves], keys)
+        return self._native.positions([clauses(leaf) for leaf in leaves], keys)
 
     def _all_vec_ids(
         self, searcher: tantivy.Searcher, leaf: Term | Phrase
@@ -445,28 +438,16 @@ class EmbeddedBackend:
         such as ``U.S``) is marked only where its tokens stand adjacent and in order.
         """
         self._current()
-        patterns = {lang: self._patterns(query, lang) for lang in ANALYZER_LANGS}
+        pats = {lang: patterns(query, lang) for lang in ANALYZER_LANGS}
         given = {pid: known[pid] for pid in paragraph_ids if known and pid in known}
         missing = [pid for pid in paragraph_ids if pid not in given]
         out: dict[str, list[tuple[int, int]]] = {}
         for pid, p in (given | (self.fetch(missing) if missing else {})).items():
             lang = analyzer_language(p.language)
             tokens = self._analyzers[lang].pre_tokenize(p.text).tokens
-            out[pid] = _marked(tokens, patterns[lang])
+            out[pid] = marked(tokens, pats[lang])
         for pid in paragraph_ids:
             out.setdefault(pid, [])
-        return out
-
-    def _patterns(self, node: Node, lang: str) -> list[list[tuple[int, str]]]:
-        """Per positive ``text`` leaf, its analysed tokens as (relative position, token)."""
-        out = []
-        for leaf in _positive_text_leaves(node):
-            if isinstance(leaf, Term) and lang in leaf.stop_in:
-                continue  # skipped in this language, as in the query
-            tokens = self._analyzers[lang].pre_tokenize(_leaf_text(leaf)).tokens
-            if tokens:
-                first = tokens[0].position
-                out.append([(t.position - first, t.text) for t in tokens])
         return out
 
     def count(self) -> int:
@@ -503,27 +484,10 @@ class EmbeddedBackend:
                 self._writer = None
 
     # -- query translation --------------------------------------------------------------------
-    def _clauses(self, leaf: Term | Phrase) -> list[tuple[str, list[tuple[int, str]]]]:
-        """The per-field clauses a leaf is OR-ed from: ``(field, [(offset, token), ...])`` per
-        analyser language (a plain query's stop word skipped in the languages where it is
-        one); one token is a term, several a phrase at those relative positions (the
-        analyser's positions keep the gaps dropped long tokens leave, as indexed)."""
-        text = _leaf_text(leaf)
-        skip = leaf.stop_in if isinstance(leaf, Term) else ()
-        out = []
-        for lang in ANALYZER_LANGS:
-            if lang in skip:
-                continue
-            tokens = self._analyzers[lang].pre_tokenize(text).tokens
-            if tokens:
-                first = tokens[0].position
-                out.append((f"{leaf.field}_{lang}", [(t.position - first, t.text) for t in tokens]))
-        return out
-
     def _per_field(self, leaf: Term | Phrase) -> list[tantivy.Query]:
         """One term or phrase query per clause of :meth:`_clauses`."""
         out = []
-        for field, tokens in self._clauses(leaf):
+        for field, tokens in clauses(leaf):
             if len(tokens) == 1:
                 out.append(tantivy.Query.term_query(self._schema, field, tokens[0][1]))
             else:
@@ -622,35 +586,3 @@ def _remove_tree(path: Path, attempts: int = 20) -> None:
             if exc.errno != errno.ENOTEMPTY or attempt == attempts - 1:
                 raise
             time.sleep(0.05)
-
-
-def _leaf_text(leaf: Term | Phrase) -> str:
-    return leaf.text if isinstance(leaf, Term) else " ".join(leaf.words)
-
-
-def _check_leaf(leaf: object) -> None:
-    if not isinstance(leaf, Term | Phrase) or leaf.field not in SEARCH_FIELDS:
-        raise ValueError(f"a leaf must be a Term or Phrase on {SEARCH_FIELDS}, not {leaf!r}")
-
-
-def _positive_text_leaves(node: Node) -> list[Term | Phrase]:
-    if isinstance(node, Term | Phrase):
-        return [node] if node.field == "text" else []
-    assert isinstance(node, Bool)
-    return [leaf for part in (*node.must, *node.should) for leaf in _positive_text_leaves(part)]
-
-
-def _marked(tokens: Sequence[Any], patterns: list[list[tuple[int, str]]]) -> list[tuple[int, int]]:
-    """Character spans of the tokens that match a pattern: a single token anywhere, several
-    only where each stands at its relative position from the first (as a phrase query)."""
-    at = {t.position: t for t in tokens}
-    hit: set[int] = set()
-    for pattern in patterns:
-        head = pattern[0][1]
-        for t in tokens:
-            if t.text != head:
-                continue
-            spots = [(t.position + rel, text) for rel, text in pattern]
-            if all(pos in at and at[pos].text == text for pos, text in spots):
-                hit.update(pos for pos, _ in spots)
-    return [(at[p].char_offset_from, at[p].char_offset_to) for p in sorted(hit)]

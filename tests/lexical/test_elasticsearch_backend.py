@@ -18,6 +18,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 from indexer.catalog import vec_id
 from indexer.errors import BackendUnavailable, IngestError
+from indexer.lexical.analysis import build_analyzer
 from indexer.lexical.base import LexicalIndexOutdated
 from indexer.lexical.elasticsearch import (
     POST_TAG,
@@ -29,7 +30,6 @@ from indexer.lexical.elasticsearch import (
     index_body,
     spans_from_tagged,
 )
-from indexer.lexical.embedded import _analyzer
 from indexer.models import Filters
 from indexer.query import Bool, Phrase, Term, parse_query
 from tests.contract.lexical_contract import (
@@ -146,7 +146,7 @@ def test_analysis_is_the_embedded_backends_token_for_token(
         " ".join(p.text for p in ANALYSIS_CORPUS),
     ]
     for lang in ("de", "en", "ru", "std"):
-        analyzer = _analyzer(lang)
+        analyzer = build_analyzer(lang)
         for text in texts:
             expected = [(t.position, t.text) for t in analyzer.pre_tokenize(text).tokens]
             got = _analyze(es_client, es_index_name, text, analyzer=f"newssearch_{lang}")
@@ -187,7 +187,7 @@ def test_the_snowball_versions_still_differ_on_some_words(
     2.0): these words stem differently (docs/elasticsearch.md). When this fails, the two agree
     on a word now: move it to ``AGREEING_STEMS``."""
     for lang, words in DIVERGING_STEMS.items():
-        analyzer = _analyzer(lang)
+        analyzer = build_analyzer(lang)
         for word in words:
             ours = analyzer.analyze(word)
             theirs = [t for _, t in _analyze(es_client, es_index_name, word, field=f"text_{lang}")]
