@@ -142,11 +142,12 @@ def build(
     catalog = Catalog(directory / "catalog.sqlite")
     catalog.set_meta("model_key", MODEL_KEY)
     catalog.set_meta("dim", "384")
-    if backend == "elasticsearch":  # start from an empty Elasticsearch index
+    if backend == "elasticsearch":  # start from empty Elasticsearch indexes
         from elasticsearch import Elasticsearch
 
         es = Elasticsearch(settings.es_hosts)
-        es.options(ignore_status=404).indices.delete(index=settings.es_index)
+        for index in (settings.es_index, f"{settings.es_index}-articles"):
+            es.options(ignore_status=404).indices.delete(index=index)
         es.close()
     lexical = make_lexical(settings)
     articles = make_lexical(settings, articles=True)

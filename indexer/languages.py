@@ -3,11 +3,12 @@
 :data:`TABLE` holds one :class:`Language` per language: its ISO 639-1 code, the names and
 ISO 639-2 codes a record may give instead (``German``, ``deu`` ...), whether the language
 detector chooses it, and, for the languages with their own analysers, tantivy's Snowball
-stemmer / stop-word list name and Lucene's Snowball stemmer name for Elasticsearch. Everything
+stemmer / stop-word list name. Everything
 else reads this table: :mod:`indexer.language` (:data:`DETECTED_LANGUAGES`),
 :mod:`indexer.readers.names` (:data:`LANGUAGE_NAMES`, :data:`ISO_639_2`), the embedded backend
-(:data:`SNOWBALL`) and the Elasticsearch backend (:data:`ELASTICSEARCH_SNOWBALL`). Adding a
-stemmed language changes both lexical backends' analysers, so their schema versions too.
+(:data:`SNOWBALL`, through :mod:`indexer.lexical.analysis`, whose tokens Elasticsearch indexes
+too). Adding a stemmed language changes both lexical backends' analysis, so their schema
+versions too.
 
 German, English and Russian text is Snowball-stemmed (``SNOWBALL`` names tantivy's stemmer per
 language code); every other language gets a standard analyser. Stop words are *not* removed
@@ -42,11 +43,6 @@ class Language:
     detected: bool = True
     #: tantivy's Snowball stemmer and stop-word list name; ``None``: the standard analyser.
     snowball: str | None = None
-    #: Lucene's Snowball stemmer name (Elasticsearch's ``snowball`` filter), the closest to
-    #: tantivy's: tantivy runs the current Snowball algorithms, whose German includes what
-    #: Lucene (Snowball 2.0) ships as German2 (ae/oe/ue read as umlauts: "Israel" -> "isral",
-    #: "aktuell" -> "aktull").
-    elasticsearch_snowball: str | None = None
 
 
 #: The languages, in the detector's order (German, English and Russian first).
@@ -56,21 +52,18 @@ TABLE: tuple[Language, ...] = (
         names=("german", "deutsch"),
         iso_639_2=("deu", "ger"),
         snowball="german",
-        elasticsearch_snowball="German2",
     ),
     Language(
         "en",
         names=("english",),
         iso_639_2=("eng",),
         snowball="english",
-        elasticsearch_snowball="English",
     ),
     Language(
         "ru",
         names=("russian", "русский"),
         iso_639_2=("rus",),
         snowball="russian",
-        elasticsearch_snowball="Russian",
     ),
     Language("fr", names=("french", "français"), iso_639_2=("fra", "fre")),
     Language("es", names=("spanish", "español"), iso_639_2=("spa",)),
@@ -87,10 +80,6 @@ BY_CODE: dict[str, Language] = {language.code: language for language in TABLE}
 SNOWBALL: dict[str, str] = {lang.code: lang.snowball for lang in TABLE if lang.snowball}
 #: Language codes that get a stemming analyser; everything else uses the standard analyser.
 STEMMED_LANGUAGES: tuple[str, ...] = tuple(SNOWBALL)
-#: Language code -> Lucene's Snowball stemmer name, for each of ``STEMMED_LANGUAGES``.
-ELASTICSEARCH_SNOWBALL: dict[str, str] = {
-    lang.code: lang.elasticsearch_snowball for lang in TABLE if lang.elasticsearch_snowball
-}
 #: Languages the detector chooses from (ISO 639-1).
 DETECTED_LANGUAGES: tuple[str, ...] = tuple(lang.code for lang in TABLE if lang.detected)
 #: Lower-case language name -> ISO 639-1 code.

@@ -812,30 +812,36 @@ def test_both_backends_give_the_same_set(embedded_stores: Stores, es_stores: Sto
 
 
 @pytest.mark.elasticsearch
-def test_backends_agree_wherever_their_analysers_agree(
-    embedded_stores: Stores, es_stores: Stores
-) -> None:
-    """Over a wider list of queries: whenever each leaf matches the same paragraphs on both
-    backends, the sets are equal. (Where the stemmers differ, the sets may differ too; the
-    next test names such a case.)"""
+def test_backends_agree_on_every_query(embedded_stores: Stores, es_stores: Stores) -> None:
+    """Over a wider list of queries, words Lucene's own Snowball stems unlike tantivy's
+    included (-erin, -et, -ln, "meldet": Elasticsearch indexes tantivy's tokens): every leaf
+    matches the same paragraphs on both backends, and the sets are equal."""
     words = "Regierung Krieg Ukraine Sicherheit Bundeskanzler Wien Polizei Russland Kasachstan"
-    queries = [*words.split(), "Krieg Ukraine", "Russland Kasachstan Sicherheit", "Wien -Polizei"]
+    diverging = "Bundeskanzlerin berichtet meldete Regeln System Budget Sprecherin"
+    queries = [
+        *words.split(),
+        *diverging.split(),
+        "Krieg Ukraine",
+        "Russland Kasachstan Sicherheit",
+        "Wien -Polizei",
+        "Ukraine meldet",
+        '"Die Bundeskanzlerin"',
+    ]
     a, b = SearchEngine(embedded_stores), SearchEngine(es_stores)
-    agreeing = 0
+    matched = 0
     try:
         for q in queries:
             leaves = membership.distinct_leaves(parse_query(q).root)
-            same = [
-                set(x.tolist()) == set(y.tolist())
-                for x, y in zip(
-                    embedded_stores.lexical.matching_vec_ids(leaves),
-                    es_stores.lexical.matching_vec_ids(leaves),
-                    strict=True,
-                )
-            ]
-            if not all(same):
-                continue
-            agreeing += 1
+            matched += q in diverging and all(
+                len(x) for x in es_stores.lexical.matching_vec_ids(leaves)
+            )
+            for leaf, x, y in zip(
+                leaves,
+                embedded_stores.lexical.matching_vec_ids(leaves),
+                es_stores.lexical.matching_vec_ids(leaves),
+                strict=True,
+            ):
+                assert set(x.tolist()) == set(y.tolist()), (q, leaf)
             for mode in ("bm25", "hybrid"):
                 for match in ("auto", "any", "all"):
                     req = request(q, mode, match=match)
@@ -843,7 +849,7 @@ def test_backends_agree_wherever_their_analysers_agree(
     finally:
         a.close()
         b.close()
-    assert agreeing >= 5
+    assert matched >= 3  # the corpus has the diverging words: they are put to the test
 
 
 @pytest.mark.elasticsearch

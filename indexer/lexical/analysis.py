@@ -21,12 +21,14 @@ Contracts:
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import tantivy
 
 from indexer.languages import SNOWBALL, STEMMED_LANGUAGES
+from indexer.lexical.base import analyzer_language
+from indexer.models import Paragraph
 from indexer.query import SEARCH_FIELDS, Bool, Node, Phrase, Term
 
 ANALYZER_LANGS = (*STEMMED_LANGUAGES, "std")
@@ -133,3 +135,35 @@ def highlight_spans(text: str, lang: str, pats: list[Pattern]) -> list[tuple[int
     """Character spans in ``text`` (analysed in ``lang``) of the tokens matching ``pats``
     (:func:`patterns` of the query in ``lang``), in text order."""
     return marked(tokens(text, lang), pats)
+
+
+def highlight_paragraphs(
+    query: Node, paragraphs: Mapping[str, Paragraph]
+) -> dict[str, list[tuple[int, int]]]:
+    """Per paragraph id, the spans of :func:`highlight_spans` for ``query``'s positive
+    ``text`` leaves in that paragraph's text, analysed in its language."""
+    pats: dict[str, list[Pattern]] = {}
+    out: dict[str, list[tuple[int, int]]] = {}
+    for pid, p in paragraphs.items():
+        lang = analyzer_language(p.language)
+        if lang not in pats:
+            pats[lang] = patterns(query, lang)
+        out[pid] = highlight_spans(p.text, lang, pats[lang]) if pats[lang] else []
+    return out
+
+
+def token_stream(pairs: Sequence[tuple[int, str]], gap: str) -> str:
+    """``(position, token)`` pairs in ascending position as one string: each token at its
+    position, ``gap`` at every position none holds (from 0), joined by spaces. A token never
+    holds a space (it is alphanumeric), so splitting on spaces and dropping ``gap`` gives the
+    same tokens at the same positions."""
+    out: list[str] = []
+    for position, text in pairs:
+        out.extend([gap] * (position - len(out)))
+        out.append(text)
+    return " ".join(out)
+
+
+def positions(text: str, lang: str) -> list[tuple[int, str]]:
+    """``text`` analysed in ``lang`` as ``(position, token)`` pairs."""
+    return [(t.position, t.text) for t in tokens(text, lang)]

@@ -1,17 +1,21 @@
 """Elasticsearch lexical backend: the production BM25 store for teams and large corpora.
 
 Layout (same as the embedded backend): one document per paragraph, ``_id`` = ``paragraph_id``.
-The paragraph text goes into ``text_<lang>`` and the article title into ``title_<lang>``, where
-``<lang>`` is :func:`~indexer.lexical.base.analyzer_language` of the paragraph (``de``, ``en``,
-``ru`` or ``std``), analysed by the custom analyzer ``newssearch_<lang>`` (:func:`analysis`),
-built to give the embedded backend's tokens: tantivy's SimpleTokenizer as a ``pattern``
-tokenizer, its byte-length limit, its lowercase, and for ``de``/``en``/``ru`` Lucene's Snowball
-stemmer of the language (an older Snowball release than tantivy's, so some words stem
-differently: docs/elasticsearch.md); no stop-word removal, so phrases match exactly. Text
-fields store offsets (``index_options: offsets``) for highlighting and use an explicit BM25
-similarity (k1=1.2, b=0.75). Filter fields are ``keyword``s, the date is a ``date``,
-``vec_id`` (the paragraph's FAISS id) a ``long`` with doc values. The mapping is ``dynamic:
-strict`` and carries ``SCHEMA_VERSION`` in ``_meta``.
+Text is analysed here, not by Elasticsearch: :mod:`indexer.lexical.analysis` (tantivy's
+analysers, the embedded backend's own) turns the paragraph text and the article title into
+tokens, which go into ``text_<lang>`` and ``title_<lang>``, where ``<lang>`` is
+:func:`~indexer.lexical.base.analyzer_language` of the paragraph (``de``, ``en``, ``ru`` or
+``std``), as one string: the tokens at their positions, :data:`GAP` where a position holds none
+(a dropped long token), separated by spaces (:func:`~indexer.lexical.analysis.token_stream`).
+Their one analyzer, ``newssearch_tokens`` (:func:`analysis`), splits on spaces and drops
+``GAP`` keeping its position, so Elasticsearch indexes exactly the embedded backend's tokens at
+its positions: a word or phrase matches the same paragraphs on both, whatever stemmer release
+Lucene ships (Elasticsearch 8.14's Snowball is older than tantivy's; docs/elasticsearch.md).
+The original text and title are kept, not indexed, in ``text`` and ``title``; ``_source``
+leaves the token fields out. The token fields use an explicit BM25 similarity (k1=1.2,
+b=0.75). Filter fields are ``keyword``s, the date is a ``date``, ``vec_id`` (the paragraph's
+FAISS id) a ``long`` with doc values. The mapping is ``dynamic: strict`` and carries
+``SCHEMA_VERSION`` in ``_meta``.
 
 Contracts beyond :class:`~indexer.lexical.base.LexicalBackend`:
 
@@ -33,9 +37,13 @@ Contracts beyond :class:`~indexer.lexical.base.LexicalBackend`:
 - ``delete_articles`` refreshes, collects the paragraph ids of those articles with a scan and
   deletes them in bulk (``_delete_by_query`` lives in the reindex module, which not every
   8.x node has, e.g. the project's dev node), so it also removes not-yet-committed paragraphs.
-- Queries are Query DSL built from the :mod:`indexer.query` tree (``multi_match`` per term or
-  phrase over the per-language fields, ``bool``, ``terms``/``range`` filters); user text is only
-  ever a ``query`` string of a ``multi_match``, never ``query_string`` syntax.
+- Queries are Query DSL built from the :mod:`indexer.query` tree: a term or phrase is
+  analysed here into its per-language clauses (:func:`~indexer.lexical.analysis.clauses`),
+  each a ``term`` (one token) or a ``match_phrase`` of its token string over that language's
+  field, OR-ed; ``bool``; ``terms``/``range`` filters. User text only ever reaches
+  Elasticsearch as analysed tokens, never as ``query_string`` syntax.
+- Highlights are computed here from the paragraph text (the caller's ``known`` paragraphs, else
+  fetched), exactly as the embedded backend marks them.
 - ``matching_vec_ids`` reads every match of each leaf from one point in time, in pages of
   ``MATCH_PAGE`` sorted by ``_shard_doc`` with ``search_after`` (``vec_id`` from doc values),
   all unfinished leaves of a round in one ``_msearch``: exact, with no 10,000 cap.
@@ -63,31 +71,32 @@ from elasticsearch import (
 
 from indexer.catalog import vec_id
 from indexer.errors import BackendUnavailable, IngestError
-from indexer.languages import ELASTICSEARCH_SNOWBALL, STEMMED_LANGUAGES
-from indexer.lexical.analysis import MAX_TOKEN_CHARS
+from indexer.lexical.analysis import (
+    ANALYZER_LANGS,
+    Pattern,
+    check_leaf,
+    clauses,
+    highlight_paragraphs,
+    positions,
+    token_stream,
+)
 from indexer.lexical.base import REBUILD_ADVICE, LexicalIndexOutdated, analyzer_language
 from indexer.models import Filters, Hit, Paragraph
-from indexer.query import SEARCH_FIELDS, Node, Phrase, Term
+from indexer.query import Node, Phrase, Term
 
 log = logging.getLogger(__name__)
 
-ANALYZER_LANGS = (*STEMMED_LANGUAGES, "std")
-#: Analyzer name per analyser key, each defined in the index settings (:func:`analysis`).
-ANALYZERS = {lang: f"newssearch_{lang}" for lang in ANALYZER_LANGS}
+#: The analyzer of every token field (:func:`analysis`).
+ANALYZER = "newssearch_tokens"
 #: 1: the built-in language analyzers (stop words dropped), no ``vec_id``; 2: stop words
 #: indexed, ``vec_id`` (Elasticsearch's german/english/russian analyzers without stop words);
-#: 3: the embedded backend's analysis (tantivy's tokenizer, length limit and Snowball stemmers).
-SCHEMA_VERSION = 3
-#: tantivy's SimpleTokenizer: a token is a maximal run of characters for which Rust's
-#: ``char::is_alphanumeric`` holds (the Unicode ``Alphabetic`` property or a number, general
-#: category Nd/Nl/No); everything else separates tokens ("U.S." -> u, s; "don't" -> don, t).
-TOKEN_SEPARATOR = r"[^\p{IsAlphabetic}\p{N}]+"
-#: Lucene's Snowball stemmer per stemmed language, the closest to tantivy's (``SNOWBALL``); from
-#: :data:`indexer.languages.TABLE` (why German2: :class:`indexer.languages.Language`).
-SNOWBALL_LANGUAGES = ELASTICSEARCH_SNOWBALL
-#: Marks one extra UTF-8 byte of the character before it (never inside a token: not
-#: alphanumeric). See :func:`analysis`.
-_BYTE_MARK = "#"
+#: 3: the embedded backend's analysis rebuilt from Elasticsearch's token filters (Lucene's
+#: Snowball stemmers); 4: the embedded backend's tokens, analysed by NewsSearch, indexed as
+#: they are (the original text in ``text``/``title``).
+SCHEMA_VERSION = 4
+#: Stands for a position that holds no token in a token string (never a token: it is not
+#: alphanumeric).
+GAP = "_"
 #: Hits per page when :meth:`ElasticsearchBackend.matching_vec_ids` lists every match (the
 #: default ``index.max_result_window``).
 MATCH_PAGE = 10_000
@@ -104,76 +113,33 @@ _FILTER_FIELDS = (
     ("authors", "authors"),
     ("article_id", "article_ids"),
 )
-#: Private-use characters as highlight tags: they never occur in news text.
-PRE_TAG, POST_TAG = "\ue000", "\ue001"
 BULK_CHUNK = 500
 _RETRY_STATUS = (429, 502, 503, 504)
 
 
 def analysis() -> dict[str, Any]:
-    """The ``index.analysis`` settings: one custom analyzer per analyser key that gives the
-    tokens, at the same positions, of the embedded backend's (``indexer.lexical.embedded``),
-    except where the two Snowball releases stem a word differently:
+    """The ``index.analysis`` settings: the analyzer ``newssearch_tokens`` of every token
+    field, which gives back the tokens of a :func:`~indexer.lexical.analysis.token_stream`:
 
-    1. tokenizer ``newssearch_simple``: ``pattern`` splitting on :data:`TOKEN_SEPARATOR`;
-    2. tantivy's ``remove_long``: tokens of ``MAX_TOKEN_CHARS`` (40) UTF-8 *bytes* or more are
-       dropped, leaving their position empty. The ``length`` filter counts UTF-16 units, so the
-       token is first widened to its UTF-8 length (``newssearch_utf8_2``/``_3``: one ``#`` after
-       each 2-byte character, two after each 3- or 4-byte one, a 4-byte one being two UTF-16
-       units already), filtered with ``length`` max 39 (``newssearch_max_bytes``), and the
-       marks are removed (``newssearch_unmark``);
-    3. ``newssearch_dotted_i``: U+0130 (İ) becomes "i" + U+0307, which is what Rust's
-       ``to_lowercase`` makes of it (Lucene's ``lowercase`` makes a plain "i"); the only
-       character whose lowercase differs between the two;
-    4. ``lowercase``;
-    5. for ``de``/``en``/``ru``: ``snowball`` with :data:`SNOWBALL_LANGUAGES`. tantivy's
-       ``Stemmer`` runs a current Snowball release, Lucene 9.10 (Elasticsearch 8.14) Snowball
-       2.0, whose German2 is the German that tantivy's includes. Measured on the shared corpora
-       (docs/elasticsearch.md): German 2.4% of the distinct words (1.0% of occurrences) stem
-       differently (-et, -erin, -ln, "System"), English 0.1% ("added", "international"),
-       Russian none.
+    1. tokenizer ``newssearch_spaces``: ``pattern`` splitting on one space;
+    2. filter ``newssearch_gaps``: ``stop`` with the one stop word :data:`GAP` (case
+       sensitive), which drops it and leaves its position empty, as tantivy's ``remove_long``
+       leaves a dropped token's.
 
-    No stop-word filter. Every type is a standard one (the ``pattern`` tokenizer and the
-    ``pattern_replace``/``length``/``snowball`` filters of analysis-common; ``lowercase`` is
-    built in); the dev node registers the same (tools/es-runner).
+    Nothing else: no lowercase, no stemmer, no length limit; the tokens arrive analysed. Both
+    types are standard ones (``stop`` is the server's, ``pattern`` analysis-common's; the dev
+    node registers the same, tools/es-runner).
     """
-    widen = [
-        ("newssearch_utf8_2", r"[\x{80}-\x{7FF}]", "$0" + _BYTE_MARK),
-        ("newssearch_utf8_3", r"[\x{800}-\x{10FFFF}]", "$0" + 2 * _BYTE_MARK),
-    ]
-    filters: dict[str, dict[str, Any]] = {
-        name: {"type": "pattern_replace", "pattern": pattern, "replacement": replacement}
-        for name, pattern, replacement in widen
-    }
-    filters["newssearch_max_bytes"] = {"type": "length", "max": MAX_TOKEN_CHARS - 1}
-    filters["newssearch_unmark"] = {
-        "type": "pattern_replace",
-        "pattern": f"{_BYTE_MARK}+",
-        "replacement": "",
-    }
-    filters["newssearch_dotted_i"] = {
-        "type": "pattern_replace",
-        "pattern": r"\x{130}",
-        "replacement": "i\u0307",
-    }
-    common = [name for name, _, _ in widen]
-    common += ["newssearch_max_bytes", "newssearch_unmark", "newssearch_dotted_i", "lowercase"]
-    analyzers: dict[str, dict[str, Any]] = {}
-    for lang in ANALYZER_LANGS:
-        chain = list(common)
-        if lang in SNOWBALL_LANGUAGES:
-            stemmer = f"newssearch_snowball_{lang}"
-            filters[stemmer] = {"type": "snowball", "language": SNOWBALL_LANGUAGES[lang]}
-            chain.append(stemmer)
-        analyzers[ANALYZERS[lang]] = {
-            "type": "custom",
-            "tokenizer": "newssearch_simple",
-            "filter": chain,
-        }
     return {
-        "tokenizer": {"newssearch_simple": {"type": "pattern", "pattern": TOKEN_SEPARATOR}},
-        "filter": filters,
-        "analyzer": analyzers,
+        "tokenizer": {"newssearch_spaces": {"type": "pattern", "pattern": " "}},
+        "filter": {"newssearch_gaps": {"type": "stop", "stopwords": [GAP], "ignore_case": False}},
+        "analyzer": {
+            ANALYZER: {
+                "type": "custom",
+                "tokenizer": "newssearch_spaces",
+                "filter": ["newssearch_gaps"],
+            }
+        },
     }
 
 
@@ -183,13 +149,15 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     One shard by default, so BM25 statistics are exact (identical to a single Lucene index) and
     rankings match the embedded backend; more shards scale writes at the cost of per-shard IDF.
     """
-    text: dict[str, Any] = {}
+    text: dict[str, Any] = {
+        "text": {"type": "text", "index": False},
+        "title": {"type": "text", "index": False},
+    }
     for lang in ANALYZER_LANGS:
         for prefix in ("text", "title"):
             text[f"{prefix}_{lang}"] = {
                 "type": "text",
-                "analyzer": ANALYZERS[lang],
-                "index_options": "offsets",
+                "analyzer": ANALYZER,
                 "similarity": SIMILARITY,
             }
     return {
@@ -204,6 +172,7 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
         "mappings": {
             "dynamic": "strict",
             "_meta": {"newssearch_schema": SCHEMA_VERSION},
+            "_source": {"excludes": [f"{prefix}_*" for prefix in ("text", "title")]},
             "properties": {
                 **{key: {"type": "keyword"} for key in _KEYWORDS},
                 "published_at": {"type": "date", "format": "strict_date_optional_time"},
@@ -217,24 +186,36 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     }
 
 
-def _fields(field: str) -> list[str]:
-    return [f"{field}_{lang}" for lang in ANALYZER_LANGS]
+def leaf_query(leaf: Term | Phrase) -> dict[str, Any]:
+    """Query DSL for one term or phrase: its per-language clauses
+    (:func:`~indexer.lexical.analysis.clauses`), OR-ed; ``match_none`` when it analyses to
+    nothing in every language."""
+    per_field = [_clause(field, pattern) for field, pattern in clauses(leaf)]
+    if not per_field:
+        return {"match_none": {}}
+    if len(per_field) == 1:
+        return per_field[0]
+    return {"bool": {"should": per_field, "minimum_should_match": 1}}
+
+
+def _clause(field: str, pattern: Pattern) -> dict[str, Any]:
+    """One token: a ``term`` query; several: a ``match_phrase`` of their token string, which
+    the field's analyzer reads back at the same relative positions."""
+    if len(pattern) == 1:
+        return {"term": {field: pattern[0][1]}}
+    return {"match_phrase": {field: token_stream(pattern, GAP)}}
 
 
 def build_query(node: Node) -> dict[str, Any]:
     """Query DSL for a query tree.
 
-    ``Term`` and ``Phrase`` -> ``multi_match`` of type ``phrase`` over the per-language fields
-    of their field (a term's ``stop_in`` languages left out), so each language's analyser
-    handles the text: one token is a term query, several (a phrase, or a word an analyser
-    splits) must stand adjacent and in order, as on the embedded backend. ``Bool`` -> ``bool``
-    with ``minimum_should_match: 1`` when there is no ``must``. A ``Bool`` with no positive
-    clause matches nothing.
+    ``Term`` and ``Phrase`` -> :func:`leaf_query`: a paragraph matches a leaf exactly where the
+    embedded backend's per-field clauses match it. ``Bool`` -> ``bool`` with
+    ``minimum_should_match: 1`` when there is no ``must``. A ``Bool`` with no positive clause
+    matches nothing.
     """
     if isinstance(node, Term | Phrase):
-        skip = node.stop_in if isinstance(node, Term) else ()
-        fields = [f"{node.field}_{lang}" for lang in ANALYZER_LANGS if lang not in skip]
-        return {"multi_match": {"query": node.text, "fields": fields, "type": "phrase"}}
+        return leaf_query(node)
     if not (node.must or node.should):
         return {"match_none": {}}
     clause: dict[str, Any] = {}
@@ -244,13 +225,6 @@ def build_query(node: Node) -> dict[str, Any]:
     if not node.must:
         clause["minimum_should_match"] = 1
     return {"bool": clause}
-
-
-def positive_leaves(node: Node) -> list[Term | Phrase]:
-    """The terms and phrases of ``node`` outside any ``must_not`` (what highlighting marks)."""
-    if isinstance(node, Term | Phrase):
-        return [node]
-    return [leaf for part in (*node.must, *node.should) for leaf in positive_leaves(part)]
 
 
 def build_filters(filters: Filters) -> list[dict[str, Any]]:
@@ -282,25 +256,9 @@ def build_search(query: Node, filters: Filters, limit: int) -> dict[str, Any]:
     }
 
 
-def spans_from_tagged(tagged: str) -> list[tuple[int, int]]:
-    """``(start, end)`` spans in the untagged text of a ``PRE_TAG``/``POST_TAG`` marked string."""
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    start: int | None = None
-    for char in tagged:
-        if char == PRE_TAG:
-            start = pos
-        elif char == POST_TAG:
-            if start is not None and pos > start:
-                spans.append((start, pos))
-            start = None
-        else:
-            pos += 1
-    return spans
-
-
 def to_document(p: Paragraph) -> dict[str, Any]:
-    """The ``_source`` of a paragraph (text and title under their analyser's fields)."""
+    """The document of a paragraph: text and title as they are, and as token strings under
+    their analyser's fields (left out of ``_source``)."""
     lang = analyzer_language(p.language)
     return {
         "paragraph_id": p.paragraph_id,
@@ -314,23 +272,29 @@ def to_document(p: Paragraph) -> dict[str, Any]:
         "section": p.section,
         "authors": list(p.authors),
         "published_at": p.published_at.astimezone(UTC).isoformat() if p.published_at else None,
-        f"text_{lang}": p.text,
-        f"title_{lang}": p.title,
+        "text": p.text,
+        "title": p.title,
+        f"text_{lang}": token_stream(positions(p.text, lang), GAP),
+        f"title_{lang}": token_stream(positions(p.title, lang), GAP),
     }
 
 
 def from_document(src: Mapping[str, Any]) -> Paragraph:
-    """Inverse of :func:`to_document`."""
+    """Inverse of :func:`to_document` (from the ``_source`` it keeps). An index of schema 3 or
+    older held the text under its analyser's field: read from there (what ``fetch`` of an
+    outdated index needs)."""
     lang = next((x for x in ANALYZER_LANGS if f"text_{x}" in src), "std")
+    text = src["text"] if "text" in src else src.get(f"text_{lang}")
+    title = src["title"] if "title" in src else src.get(f"title_{lang}")
     published = src.get("published_at")
     return Paragraph(
         paragraph_id=src["paragraph_id"],
         article_id=src["article_id"],
         position=int(src["position"]),
-        text=src.get(f"text_{lang}") or "",
+        text=text or "",
         start=int(src["start"]),
         end=int(src["end"]),
-        title=src.get(f"title_{lang}") or "",
+        title=title or "",
         source=src.get("source"),
         language=src.get("language"),
         section=src.get("section"),
@@ -603,48 +567,21 @@ class ElasticsearchBackend:
         paragraph_ids: Sequence[str],
         known: Mapping[str, Paragraph] | None = None,
     ) -> dict[str, list[tuple[int, int]]]:
-        """Spans of the positive query terms/phrases in each paragraph's text.
-
-        ``known`` is ignored: Elasticsearch highlights from its own stored offsets.
-
-        Uses Elasticsearch's unified highlighter over the stored offsets with
-        ``number_of_fragments: 0`` (the whole text) and private-use tags, then converts the
-        tagged text into character spans.
-        """
+        """Spans of tokens that match a positive query term, per paragraph: marked here from
+        the text as the embedded backend marks it (:mod:`indexer.lexical.analysis`), the
+        paragraphs in ``known`` read from there, the others fetched."""
         self._current()
-        out: dict[str, list[tuple[int, int]]] = {pid: [] for pid in paragraph_ids}
-        leaves = positive_leaves(query)
-        if not paragraph_ids or not leaves:
-            return out
-        positive = {
-            "bool": {"should": [build_query(leaf) for leaf in leaves], "minimum_should_match": 1}
-        }
-        field_opts = {"number_of_fragments": 0, "type": "unified"}
-        body: dict[str, Any] = {
-            "query": {"bool": {"must": [positive], "filter": [{"ids": {"values": list(out)}}]}},
-            "size": len(out),
-            "_source": False,
-            "highlight": {
-                "pre_tags": [PRE_TAG],
-                "post_tags": [POST_TAG],
-                "require_field_match": True,
-                "fields": {f: field_opts for f in _fields("text")},
-            },
-        }
-        es = self._reader()
-        with self._guard("highlight"):
-            resp = es.search(index=self.index, **body)
-        for hit in resp["hits"]["hits"]:
-            for fragments in hit.get("highlight", {}).values():
-                out[str(hit["_id"])] = spans_from_tagged(fragments[0])
-        return out
+        given = {pid: known[pid] for pid in paragraph_ids if known and pid in known}
+        missing = [pid for pid in paragraph_ids if pid not in given]
+        found = given | (self.fetch(missing) if missing else {})
+        out = highlight_paragraphs(query, found)
+        return {pid: out.get(pid, []) for pid in paragraph_ids}
 
     def matching_vec_ids(self, leaves: Sequence[Term | Phrase]) -> list[npt.NDArray[np.int64]]:
         """FAISS ids of every paragraph visible to searches that matches each leaf (no limit,
         no filters); see the module docstring for how they are paged."""
         for leaf in leaves:
-            if not isinstance(leaf, Term | Phrase) or leaf.field not in SEARCH_FIELDS:
-                raise ValueError(f"a leaf must be a Term or Phrase on {SEARCH_FIELDS}: {leaf!r}")
+            check_leaf(leaf)
         self._current()
         distinct = list(dict.fromkeys(leaves))
         if not distinct:

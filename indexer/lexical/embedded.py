@@ -67,8 +67,7 @@ from indexer.lexical.analysis import (
     analyzer,
     check_leaf,
     clauses,
-    marked,
-    patterns,
+    highlight_paragraphs,
 )
 from indexer.lexical.base import REBUILD_ADVICE, LexicalIndexOutdated, analyzer_language
 from indexer.models import Filters, Hit, Paragraph
@@ -438,17 +437,10 @@ class EmbeddedBackend:
         such as ``U.S``) is marked only where its tokens stand adjacent and in order.
         """
         self._current()
-        pats = {lang: patterns(query, lang) for lang in ANALYZER_LANGS}
         given = {pid: known[pid] for pid in paragraph_ids if known and pid in known}
         missing = [pid for pid in paragraph_ids if pid not in given]
-        out: dict[str, list[tuple[int, int]]] = {}
-        for pid, p in (given | (self.fetch(missing) if missing else {})).items():
-            lang = analyzer_language(p.language)
-            tokens = self._analyzers[lang].pre_tokenize(p.text).tokens
-            out[pid] = marked(tokens, pats[lang])
-        for pid in paragraph_ids:
-            out.setdefault(pid, [])
-        return out
+        out = highlight_paragraphs(query, given | (self.fetch(missing) if missing else {}))
+        return {pid: out.get(pid, []) for pid in paragraph_ids}
 
     def count(self) -> int:
         """Number of stored (committed) paragraphs."""
