@@ -395,32 +395,71 @@ def calibrate(
     backend: BackendOpt = None,
     split: Annotated[str, typer.Option(help="Qrels split to calibrate on.")] = "train",
     precision: Annotated[
-        float, typer.Option(min=0.01, max=1.0, help="Share of semantic matches that are relevant.")
+        float,
+        typer.Option(min=0.01, max=1.0, help="Long queries: share of semantic matches relevant."),
     ] = 0.5,
+    encoder: Annotated[
+        str | None,
+        typer.Option(help="The index's encoder to calibrate (model name; default: the primary)."),
+    ] = None,
+    short: Annotated[
+        bool,
+        typer.Option(
+            "--short", help="Calibrate the short-query threshold on known items (see --recall)."
+        ),
+    ] = False,
+    recall: Annotated[
+        float,
+        typer.Option(
+            min=0.01, max=1.0, help="Short queries: share of known items the threshold keeps."
+        ),
+    ] = 0.75,
     write: Annotated[
-        bool, typer.Option("--write", help="Store the threshold in the index (min_similarity).")
+        bool,
+        typer.Option(
+            "--write",
+            help="Store the threshold in the index (min_similarity[_short][@encoder]).",
+        ),
     ] = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """Choose the semantic threshold (min_similarity) of an index on relevance judgments
-    (default output: json; csv/jsonl: one row per threshold of the precision curve)."""
+    """Choose a semantic threshold (min_similarity) of an index's encoder on relevance
+    judgments: for long queries by precision, with --short for search-box queries by the
+    share of known items kept (default output: json; csv/jsonl: one row per threshold of the
+    curve)."""
     shown = choose(fmt, False, default="json")
+    from search_api.calibrate import UnknownEncoder
     from search_api.calibrate import calibrate as run
-    from search_api.search.calibration import META_KEY
+    from search_api.search.calibration import meta_key
 
     stores = open_index(make_settings(index, backend))
+    key = ""
     try:
-        result = run(stores, dataset, split=split, precision=precision)
+        result = run(
+            stores,
+            dataset,
+            split=split,
+            precision=precision,
+            encoder=encoder,
+            short=short,
+            recall=recall,
+        )
+        key = meta_key(stores, result.encoder, short=short)
         if write:
-            stores.catalog.set_meta(META_KEY, str(result.threshold))
-    except NewsSearchError as exc:
+            stores.catalog.set_meta(key, str(result.threshold))
+    except (NewsSearchError, UnknownEncoder) as exc:
         fail(str(exc))
     finally:
         stores.close()
     summary = {
         "threshold": result.threshold,
-        "precision": result.precision,
+        "encoder": result.encoder,
+        "queries_kind": "short" if short else "long",
+        "rule": f"known items kept >= {recall}" if short else f"precision >= {precision}",
+        "precision": None if short else result.precision,
+        "recall": result.recall,
         "queries": result.queries,
+        "key": key,
         "written": write,
         "curve": result.curve,
     }

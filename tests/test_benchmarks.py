@@ -15,7 +15,6 @@ suite too.
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 import socket
@@ -33,12 +32,12 @@ from indexer.embedder import Embedder
 from indexer.pipeline import ingest
 from indexer.settings import Settings
 from indexer.stores import open_stores
-from tests.conftest import REPO, SHARED_DATA, require_shared_data
+from tests.beir import tiny_beir
+from tests.conftest import REPO, require_shared_data
 from tests.native import INSTALLED as NATIVE_INSTALLED
 from tests.native import REASON as NATIVE_REASON
 
 BENCHMARKS = REPO / "benchmarks"
-POLITIFACT_1K = SHARED_DATA / "relevance" / "checkthat2021-politifact-1k"
 
 
 @pytest.fixture(scope="session")
@@ -165,38 +164,6 @@ def test_embedding_backends_smoke(bench_env: dict[str, str], tmp_path: Path) -> 
     assert {"torch_fp32", "onnx_int8", "speedup"} <= set(result["passages_2_threads"])
     assert {"torch_fp32", "onnx_int8"} <= set(result["query_1_thread"])
     assert "paragraph_cosine_mean" in result["quality"]
-
-
-def tiny_beir(root: Path, per_split: int = 3, distractors: int = 3) -> Path:
-    """A real BEIR subset of PolitiFact-1k: the first judged queries of train and dev, the
-    articles judged for them and a few other articles."""
-    (root / "qrels").mkdir(parents=True)
-    wanted: dict[str, set[str]] = {}
-    for split in ("train", "dev"):
-        header, *rows = (POLITIFACT_1K / "qrels" / f"{split}.tsv").read_text("utf-8").splitlines()
-        chosen: dict[str, set[str]] = {}
-        keep = [header]
-        for line in rows:
-            qid, doc, score = line.split("\t")
-            if int(score) > 0 and (qid in chosen or len(chosen) < per_split):
-                chosen.setdefault(qid, set()).add(doc)
-                keep.append(line)
-        (root / "qrels" / f"{split}.tsv").write_text("\n".join(keep) + "\n", "utf-8")
-        wanted.update(chosen)
-    judged = set().union(*wanted.values())
-    with (POLITIFACT_1K / "queries.jsonl").open(encoding="utf-8") as fh:
-        queries = [line for line in fh if json.loads(line)["_id"] in wanted]
-    (root / "queries.jsonl").write_text("".join(queries), "utf-8")
-    docs: list[str] = []
-    with gzip.open(POLITIFACT_1K / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if json.loads(line)["_id"] in judged:
-                docs.append(line)
-            elif distractors > 0:
-                docs.append(line)
-                distractors -= 1
-    (root / "corpus.jsonl").write_text("".join(docs), "utf-8")
-    return root
 
 
 def test_tune_fusion_smoke(
