@@ -50,7 +50,6 @@ from search_api.schemas import (
 from search_api.search import cursor as cursors
 from search_api.search import dense, membership
 from search_api.search.article_signal import blend
-from search_api.search.calibration import semantic_threshold
 from search_api.search.dense import DenseList
 from search_api.search.leaves import LeafCache, Positions
 from search_api.search.paragraphs import matching_paragraphs
@@ -571,9 +570,8 @@ class SearchEngine:
 
         def build() -> ResultSet:
             masks = filter_masks(spec, parse_query(""), table)
-            threshold = semantic_threshold(self.stores, spec.min_similarity)
             limit = self.settings.max_semantic_paragraphs
-            return similar_set(self.stores, table, spec, masks, threshold, limit)
+            return similar_set(self.stores, table, spec, masks, limit)
 
         rs = self._cached((spec.set_key(), table.generation), build)
         offset = spec.offset

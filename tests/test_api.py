@@ -368,7 +368,9 @@ def test_similar_articles_set_is_exact_and_excludes_the_article(
 
 def test_similar_articles_filters_sort_and_cursors(client: TestClient, seed_id: str) -> None:
     path = f"/articles/{seed_id}/similar"
-    low: dict[str, Any] = {"min_similarity": 0.3, "limit": 100}
+    # The seed is German: its similar articles come from USE, whose similarities run lower
+    # than MiniLM's; at 0.2 the set (~45 articles) holds every source.
+    low: dict[str, Any] = {"min_similarity": 0.2, "limit": 100}
     everything = client.get(path, params=low).json()["results"]
     zeit = client.get(path, params={**low, "source": "ZEIT"}).json()
     assert zeit["total"] == sum(r["source"] == "zeit" for r in everything) > 0

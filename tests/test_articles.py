@@ -45,19 +45,56 @@ def seed_id(engine: SearchEngine) -> str:
 
 def reference_similar(stores: Stores, article_id: str, threshold: float) -> list[tuple[str, float]]:
     """Every other committed article with its best paragraph cosine to the article's mean
-    vector, at or above ``threshold``, most similar first (ties by id): brute force."""
+    vector, at or above ``threshold``, most similar first (ties by id): brute force, over the
+    encoders that understand the article's language (its mean vector in each one's store), each
+    among the articles of its languages (or of languages no other encoder reads)."""
     own = stores.catalog.paragraphs_of([article_id])
-    mean = stores.vectors.reconstruct([vec_id(p.paragraph_id) for p in own]).mean(axis=0)
-    mean /= np.linalg.norm(mean)
+    language = own[0].language
+    spaces = [s for s in stores.spaces if s.applies(language)] or stores.spaces
+    languages = {
+        p.article_id: p.language
+        for p in stores.catalog.paragraphs_of(
+            sorted({pid.rsplit(":", 1)[0] for pid, _ in stores.catalog.iter_paragraph_ids()})
+        )
+    }
     best: dict[str, float] = {}
-    for pid, vid in stores.catalog.iter_paragraph_ids():
-        aid = pid.rsplit(":", 1)[0]
-        if aid == article_id:
-            continue
-        sim = float(stores.vectors.reconstruct([vid])[0] @ mean)
-        if sim >= threshold:
-            best[aid] = max(best.get(aid, -1.0), sim)
+    for space in spaces:
+        others = [s for s in stores.spaces if s.name != space.name]
+        mean = space.vectors.reconstruct([vec_id(p.paragraph_id) for p in own]).mean(axis=0)
+        mean /= np.linalg.norm(mean)
+        for pid, vid in stores.catalog.iter_paragraph_ids():
+            aid = pid.rsplit(":", 1)[0]
+            lang = languages[aid]
+            read_elsewhere = any(o.applies(lang) for o in others)
+            if aid == article_id or not (space.applies(lang) or not read_elsewhere):
+                continue
+            sim = float(space.vectors.reconstruct([vid])[0] @ mean)
+            if sim >= threshold:
+                best[aid] = max(best.get(aid, -1.0), sim)
     return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def test_similar_articles_of_a_german_article_come_from_the_multilingual_encoder(
+    engine: SearchEngine,
+) -> None:
+    """MiniLM (English) does not take part for a German article beside USE: its set is USE's
+    (the English model's own set differs)."""
+    stores = engine.stores
+    aid = seed_id(engine)
+    assert stores.catalog.paragraphs_of([aid])[0].language == "de"
+    assert [s.name for s in stores.spaces] == ["all-MiniLM-L6-v2", "use-multilingual-v3"]
+    page = engine.similar(aid, SimilarRequest(min_similarity=0.5, limit=100))
+    got = [(r.article_id, r.score) for r in page.results]
+    assert got and [a for a, _ in got] == [a for a, _ in reference_similar(stores, aid, 0.5)]
+    use = stores.spaces[1]
+    own = stores.catalog.paragraphs_of([aid])
+    mean = use.vectors.reconstruct([vec_id(p.paragraph_id) for p in own]).mean(axis=0)
+    best = got[0]
+    top = stores.catalog.paragraphs_of([best[0]])
+    sims = use.vectors.reconstruct([vec_id(p.paragraph_id) for p in top]) @ (
+        mean / np.linalg.norm(mean)
+    )
+    assert float(sims.max()) == pytest.approx(best[1], abs=1e-4)
 
 
 @pytest.mark.parametrize("threshold", [0.3, 0.45, 0.6])

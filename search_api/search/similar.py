@@ -1,13 +1,18 @@
 """Similar articles (``GET /articles/{id}/similar``): a result set defined by one article.
 
-Definition: the article's **query vector** is the normalised mean of its stored paragraph
-vectors (``VectorStore.reconstruct``; embedded again from the catalog's text, through the
-embedding cache, if the store lacks one), so it stands for the whole article rather than one
-paragraph. Within the filters, an article is **in the set** when one of its paragraphs has
-cosine similarity to that vector at or above the threshold (``min_similarity``, default the
-encoder's calibrated value, as for the semantic side of a search: a similarity cut-off by FAISS
-range search, never a top-k). The article itself is never in its set; its near-duplicates
-(syndicated copies) are, first.
+Definition: the encoders of the index that understand the article's language take part (all
+of them when none does, as for a search's dense side, search_api/search/dense.py): beside the
+multilingual USE, MiniLM (an English model) finds the similar articles of an English article
+only. Per encoder, the article's **query vector** is the normalised mean of its stored
+paragraph vectors in that encoder's store (``VectorStore.reconstruct``; embedded again from
+the catalog's text, through the embedding cache, if the store lacks one), so it stands for the
+whole article rather than one paragraph. Within the filters, an article is **in the set** when
+one of its paragraphs has cosine similarity to that vector at or above that encoder's
+threshold (``min_similarity`` for all, default each encoder's calibrated value for long text,
+as for the semantic side of a search: a similarity cut-off by FAISS range search, never a
+top-k), among the articles the encoder may rank (:func:`~search_api.search.dense.scope_of`);
+the set is the union over the encoders, a paragraph keeping its highest similarity. The
+article itself is never in its set; its near-duplicates (syndicated copies) are, first.
 
 Order: ``sort=relevance`` by best paragraph similarity (descending), ties by article id;
 ``date_desc`` / ``date_asc`` by date, undated last, ties in similarity order. ``score`` of a
@@ -25,8 +30,12 @@ import numpy.typing as npt
 
 from indexer.catalog import vec_id
 from indexer.errors import NotFound
+from indexer.models import Paragraph
+from indexer.spaces import Space
 from indexer.stores import Stores
 from search_api.schemas import SearchRequest, SimilarRequest
+from search_api.search import dense
+from search_api.search.calibration import semantic_threshold
 from search_api.search.resultset import ResultSet, sort_by_date
 from search_api.search.table import ArticleTable, Mask
 
@@ -43,15 +52,25 @@ class SimilarSet(SearchRequest):
         return cls(q="", mode="dense", similar_to=article_id, **req.model_dump())
 
 
-def article_vector(stores: Stores, article_id: str) -> npt.NDArray[np.float32] | None:
-    """The normalised mean of the article's paragraph vectors (None without paragraphs)."""
-    paragraphs = stores.catalog.paragraphs_of([article_id])
+def article_vector(
+    stores: Stores,
+    article_id: str,
+    space: Space | None = None,
+    paragraphs: list[Paragraph] | None = None,
+) -> npt.NDArray[np.float32] | None:
+    """The normalised mean of the article's paragraph vectors in encoder ``space``'s store
+    (default: the primary encoder); None without paragraphs. ``paragraphs``: the article's,
+    when the caller has read them already."""
+    if space is None:
+        space = stores.spaces[0]
+    if paragraphs is None:
+        paragraphs = stores.catalog.paragraphs_of([article_id])
     if not paragraphs:
         return None
     try:
-        vectors = stores.vectors.reconstruct([vec_id(p.paragraph_id) for p in paragraphs])
+        vectors = space.vectors.reconstruct([vec_id(p.paragraph_id) for p in paragraphs])
     except KeyError:  # a store that lost a vector (check / repair): the cache has it
-        vectors = stores.embedder.embed_passages([p.text for p in paragraphs])
+        vectors = space.embedder.embed_passages([p.text for p in paragraphs])
     mean = vectors.astype(np.float64).mean(axis=0)
     norm = float(np.linalg.norm(mean))
     if norm == 0.0 or not np.isfinite(norm):
@@ -60,28 +79,49 @@ def article_vector(stores: Stores, article_id: str) -> npt.NDArray[np.float32] |
     return out
 
 
+def taking_part(stores: Stores, paragraphs: list[Paragraph]) -> list[Space]:
+    """The encoders that find an article's similar articles: those that understand its
+    language (that of its first paragraph), all of them when none does."""
+    language = paragraphs[0].language if paragraphs else None
+    spaces = stores.spaces
+    return [s for s in spaces if s.applies(language)] or spaces
+
+
 def similar_set(
     stores: Stores,
     table: ArticleTable,
     spec: SimilarSet,
     masks: dict[str, Mask],
-    threshold: float,
     max_paragraphs: int,
 ) -> ResultSet:
     """The set of ``spec`` on ``table`` (module docstring); ``masks`` are its filters.
 
     Raises :class:`NotFound` when the article is not committed in ``table``, and
-    ``ResultSetTooLarge`` when more than ``max_paragraphs`` paragraphs reach the threshold.
+    ``ResultSetTooLarge`` when more than ``max_paragraphs`` paragraphs reach an encoder's
+    threshold.
     """
     own = table.ordinal(spec.similar_to)
     if own is None:
         raise NotFound(f"no article {spec.similar_to[:200]!r}")
     size = table.size
-    vector = article_vector(stores, spec.similar_to)
-    if vector is None:
-        ids, sims = np.zeros(0, np.int64), np.zeros(0, np.float32)
-    else:
-        ids, sims = stores.vectors.range_search(vector, threshold, max_paragraphs)
+    paragraphs = stores.catalog.paragraphs_of([spec.similar_to])
+    spaces = taking_part(stores, paragraphs)
+    thresholds = [semantic_threshold(stores, spec.min_similarity, space=s.name) for s in spaces]
+    found_ids: list[npt.NDArray[np.int64]] = []
+    found_sims: list[npt.NDArray[np.float32]] = []
+    for space, threshold in zip(spaces, thresholds, strict=True):
+        vector = article_vector(stores, spec.similar_to, space, paragraphs)
+        if vector is None:
+            continue
+        ids, sims = space.vectors.range_search(vector, threshold, max_paragraphs)
+        scope = dense.scope_of(table, space, stores.spaces)
+        if scope is not None:
+            ordinals = table.paragraph_articles(ids)
+            keep = (ordinals < 0) | scope[ordinals.clip(0)]
+            ids, sims = ids[keep], sims[keep]
+        found_ids.append(ids)
+        found_sims.append(sims)
+    ids, sims = dense.union_max(found_ids, found_sims)
     ords = table.paragraph_articles(ids)
     keep = (ords >= 0) & (ords != own)
     ids, ords, sims = ids[keep], ords[keep], sims[keep]
@@ -118,5 +158,5 @@ def similar_set(
         dense_hits=[],
         unfiltered=unfiltered,
         filter_masks=masks,
-        min_similarity=threshold,
+        min_similarity=min(thresholds),
     )
