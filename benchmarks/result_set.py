@@ -30,6 +30,9 @@ product defaults (hybrid, limit 10), sequential, per query:
   JSON counts the hits); ``page50_uncached``: the same cursor request after clearing the cache
   (the set recomputed, as in a fresh process). Only queries with more than 490 articles have
   a page 50 (counted);
+- (e) ``filtered``: the first page with a filter on the index's largest source (caches cleared
+  as in (a)): a filter keeping most of the index, which the dense side answers through a
+  FAISS selector over the kept paragraphs (``VectorStore.search_within``);
 - set sizes: ``total`` and ``total_paragraphs`` of each query (median, p90, max);
 - (d) ``export``: ``engine.export(req, "csv", "article")`` consumed to the end for large sets
   (``q=""`` = every article, and the two most frequent content words of the news and
@@ -267,6 +270,8 @@ def measure(
         "rss_serving_mb": round(rss_mb()),
         "deep_page": deep,
     }
+    source, share = largest_source(table)
+    out["filter"] = {"source": source, "article_share": round(share, 3)}
     short = short_queries(nq + 10)
     claims = claim_queries(nq + 10)
     for q in short[nq:] + claims[nq:]:  # warm-up queries, not measured
@@ -275,11 +280,21 @@ def measure(
     out["export"] = export_figures(engine)
     for name, queries in (("short", short[:nq]), ("claims", claims[:nq])):
         print(f"  {name} queries ...", file=sys.stderr)
-        out[name] = query_figures(engine, queries, deep)
+        out[name] = query_figures(engine, queries, deep, source)
     out["rss_end_mb"] = round(rss_mb())
     engine.close()
     stores.close()
     return out
+
+
+def largest_source(table: Any) -> tuple[str | None, float]:
+    """The source with the most articles in ``table`` and its share of them (None: none)."""
+    column = table.columns["source"]
+    if not column.values:
+        return None, 0.0
+    counts = {v: int(column.mask([v], table.size).sum()) for v in column.values}
+    best = max(sorted(counts), key=lambda v: counts[v])
+    return best, counts[best] / max(table.size, 1)
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
@@ -288,8 +303,11 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     return value, time.perf_counter() - s, time.process_time() - c
 
 
-def query_figures(engine: SearchEngine, queries: list[str], deep: int) -> dict[str, Any]:
-    """(a)-(c) and the set sizes over ``queries`` (module docstring)."""
+def query_figures(
+    engine: SearchEngine, queries: list[str], deep: int, source: str | None = None
+) -> dict[str, Any]:
+    """(a)-(c), (e) with a filter on ``source`` (when given) and the set sizes over
+    ``queries`` (module docstring)."""
     wall: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
     totals: list[int] = []
@@ -320,6 +338,11 @@ def query_figures(engine: SearchEngine, queries: list[str], deep: int) -> dict[s
             engine.leaves.clear()
             record("facets_timeline", functools.partial(engine.search, views))
             record("facets_timeline_cached", functools.partial(engine.search, views))
+            if source is not None:
+                engine._sets.clear()
+                engine.leaves.clear()
+                filtered = SearchRequest(q=q, source=[source])
+                record("filtered", functools.partial(engine.search, filtered))
         except ResultSetTooLarge as exc:
             refused.append(f"{q[:60]}: {exc}")
             continue
@@ -347,7 +370,8 @@ def query_figures(engine: SearchEngine, queries: list[str], deep: int) -> dict[s
         "deep_page_queries": len(wall.get("page_deep_cached", [])),
         "deep_page_cache_hits": hits,
     }
-    for stage in ("first_page", "reshaped", "facets_timeline", "facets_timeline_cached"):
+    stages = ("first_page", "reshaped", "facets_timeline", "facets_timeline_cached", "filtered")
+    for stage in stages:
         out[stage] = latency_summary(wall[stage]) if stage in wall else None
         out[stage + "_cpu"] = latency_summary(cpu[stage]) if stage in cpu else None
     for stage in ("page_deep_cached", "page_deep_uncached"):
@@ -413,12 +437,18 @@ def markdown(result: dict[str, Any]) -> str:
     """The figures as Markdown tables (the doc's layout)."""
     lines = [
         f"backend {result['backend']}, load {result['machine']['load_avg_1_5_15']} before, "
-        f"{result['machine_after']['load_avg_1_5_15']} after",
+        f"{result['machine_after']['load_avg_1_5_15']} after; (e) filters on "
+        + ", ".join(
+            f"{n}: {row.get('filter', {}).get('source')!r} "
+            f"({row.get('filter', {}).get('article_share', 0):.0%} of the articles)"
+            for n, row in result["sizes"].items()
+        ),
         "",
         "| paragraphs | queries | (a) first page | (a') reshaped | (b) + facets + timeline "
         "| b / a (p50, p99) | b on cached set | (c) page N cached | (c) page N uncached "
-        "| pages N reached | total median / max | total_paragraphs median / max |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| pages N reached | total median / max | total_paragraphs median / max "
+        "| (e) + source filter |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for n, row in result["sizes"].items():
         for name in ("short", "claims"):
@@ -431,7 +461,7 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {_ms(r['page_deep_uncached'])} | {r['deep_page_queries']} of {r['queries']} "
                 f"| {r['total'].get('median', 0):,.0f} / {r['total'].get('max', 0):,} "
                 f"| {r['total_paragraphs'].get('median', 0):,.0f} / "
-                f"{r['total_paragraphs'].get('max', 0):,} |"
+                f"{r['total_paragraphs'].get('max', 0):,} | {_ms(r.get('filtered'))} |"
             )
     lines += [
         "",

@@ -45,6 +45,12 @@ Index type, chosen by size (figures: docs/benchmarks.md, measured on 2 cores):
   with a selective selector wastes its beam on excluded nodes and can return fewer than k.
   Wider filters run HNSW with the selector and a beam widened by the inverse selectivity; if
   that still returns fewer than k, the exact path answers.
+- **Filters as a mask over a fixed id array** (:meth:`VectorStore.search_within`): a caller
+  that filters the same id array again and again (the article table's paragraph vec_ids) gives
+  that array and a row mask instead of an id list. The store translates the array into HNSW
+  slots once (kept while the array lives and the store is unchanged), so a filter costs a mask
+  gather instead of a sorted lookup of every allowed id (a filter keeping ~976k of 1M vectors:
+  ~280 ms per search for the id list, docs/benchmarks.md).
 
 Threads: FAISS parallelises a single query over OpenMP threads, which on a busy 2-core server
 only adds contention (measured: one FAISS thread and one torch thread per query halve
@@ -60,6 +66,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -167,6 +174,10 @@ class VectorStore:
         self._dead = 0
         self._hnsw = False
         self._lookup: tuple[IdArray, IdArray] | None = None
+        #: Bumped whenever a slot's id may change (load, add, removal, rebuild).
+        self._version = 0
+        #: search_within's translation: (the id array, the version, its slots).
+        self._universe: tuple[weakref.ref[IdArray], int, IdArray] | None = None
         self._index: Any = self._new_flat()
         self._set_index(self._load_or_new())
 
@@ -184,6 +195,7 @@ class VectorStore:
         self._index = index
         self._hnsw = isinstance(inner, faiss.IndexHNSW)
         self._lookup = None
+        self._version += 1
         self._dead = int(np.count_nonzero(self._labels() < 0)) if self._hnsw else 0
 
     def _load_or_new(self) -> faiss.Index:
@@ -260,6 +272,7 @@ class VectorStore:
     def _kill(self, ids: IdArray) -> int:
         slots = self._slots(ids)
         slots = slots[slots >= 0]
+        self._version += 1
         self._labels()[slots] = _TOMBSTONE
         self._dead += len(slots)
         return len(slots)
@@ -352,9 +365,11 @@ class VectorStore:
                 self._kill(arr)
                 self._index.add_with_ids(vecs, arr)
                 self._lookup = None
+                self._version += 1
             else:
                 self._index.remove_ids(faiss.IDSelectorBatch(arr))
                 self._index.add_with_ids(vecs, arr)
+                self._version += 1
                 self._maybe_convert()
 
     def _maybe_convert(self) -> None:
@@ -369,6 +384,7 @@ class VectorStore:
         with self._lock:
             if self._hnsw:
                 return self._kill(arr)
+            self._version += 1
             return int(self._index.remove_ids(faiss.IDSelectorBatch(arr)))
 
     def search(
@@ -408,6 +424,55 @@ class VectorStore:
                 return []
             if len(slots) > 1 and not (slots[1:] > slots[:-1]).all():
                 slots = _distinct(slots)
+            want = min(k, len(slots))
+            selectivity = len(slots) / live
+            if len(slots) <= FILTER_EXACT_MAX or selectivity <= FILTER_EXACT_FRACTION:
+                return self._exact_over_slots(q, want, slots)
+            hits = self._hnsw_search(q, want, slots, selectivity)
+            if len(hits) < want:
+                hits = self._exact_over_slots(q, want, slots)
+            return hits
+
+    def prepare_within(self, universe: IdArray) -> None:
+        """Translate ``universe`` for :meth:`search_within` now (a serving process's warm-up:
+        ~0.25 s per million ids), not on the first filtered search. Nothing for a flat store."""
+        with self._lock:
+            if self._hnsw:
+                self._universe_slots(universe)
+
+    def _universe_slots(self, universe: IdArray) -> IdArray:
+        """HNSW slot of each row of ``universe`` (-1: not live), kept while ``universe`` lives
+        and the store is unchanged. Call with the lock held."""
+        cached = self._universe
+        if cached is not None and cached[0]() is universe and cached[1] == self._version:
+            return cached[2]
+        slots = self._slots(np.asarray(universe, dtype=np.int64))
+        self._universe = (weakref.ref(universe), self._version, slots)
+        return slots
+
+    def search_within(
+        self, query: Vectors, k: int, universe: IdArray, selected: npt.NDArray[np.bool_]
+    ) -> list[tuple[int, float]]:
+        """:meth:`search` with ``allowed = universe[selected]``: ``universe`` an int64 id array
+        the caller keeps and filters again (distinct ids), ``selected`` a bool mask over its
+        rows. Under HNSW the array is translated to slots once per array and store state (the
+        module docstring); a flat store searches the ids."""
+        if len(selected) != len(universe):
+            raise ValueError("selected must have one flag per universe row")
+        if not self._hnsw:
+            return self.search(query, k, universe[selected])
+        _apply_threads()
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        with self._lock:
+            if not self._hnsw:  # converted meanwhile
+                return self.search(query, k, universe[selected])
+            live = len(self)
+            if live == 0 or k <= 0:
+                return []
+            slots = self._universe_slots(universe)[selected]
+            slots = slots[slots >= 0]
+            if len(slots) == 0:
+                return []
             want = min(k, len(slots))
             selectivity = len(slots) / live
             if len(slots) <= FILTER_EXACT_MAX or selectivity <= FILTER_EXACT_FRACTION:

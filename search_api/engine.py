@@ -121,15 +121,18 @@ class SearchEngine:
         """Ready a long-lived serving process; returns the paragraphs in the id map.
 
         Loads the model (seconds, better spent now than on the first user's query), the
-        FAISS-id -> paragraph-id map (about a second per million paragraphs) and the article
-        table, then moves every object alive so far into the garbage collector's permanent
-        generation (``gc.freeze``): the model and the map are ~0.5M tracked objects, and each
-        full collection walking them stalled a query for ~400 ms (the p99 of hybrid search at
+        FAISS-id -> paragraph-id map (about a second per million paragraphs), the article
+        table and each vector store's slots of its paragraphs (filtered searches), then moves
+        every object alive so far into the garbage collector's permanent generation
+        (``gc.freeze``): the model and the map are ~0.5M tracked objects, and each full
+        collection walking them stalled a query for ~400 ms (the p99 of hybrid search at
         1M). :meth:`close` undoes the freeze.
         """
         self.stores.embedder.embed_query("warm-up")
         size = self.stores.catalog.load_id_map()
-        self.tables.current()
+        table = self.tables.current()
+        for space in self.stores.spaces:  # filtered and language-scoped dense searches
+            space.vectors.prepare_within(table.paragraph_vec_ids)
         gc.collect()
         gc.freeze()
         return size
@@ -330,17 +333,22 @@ class SearchEngine:
             if scope is not None and not scope.any():  # no article in its languages
                 return DenseList(space.name, [], shares[i], scope, thresholds[i], *_no_matches())
             inside = in_filters if scope is None else in_filters & scope
-            allowed = None if len(masks) == 0 and scope is None else table.vec_ids_of(inside)
+            filtered = len(masks) > 0 or scope is not None
             vector = space.embedder.embed_query(parsed.free_text)
             ids, sims = _no_matches()
-            if with_range and allowed is None:  # one HNSW search for both
+            if with_range and not filtered:  # one HNSW search for both
                 found, ids, sims = space.vectors.search_with_range(
                     vector, depth, thresholds[i], limit
                 )
-            else:
-                found = space.vectors.search(vector, depth, allowed)
+            elif filtered:  # the paragraphs of the articles inside, as a mask of the table's
+                selected = inside[table.paragraph_ordinals]
+                found = space.vectors.search_within(
+                    vector, depth, table.paragraph_vec_ids, selected
+                )
                 if with_range:
                     ids, sims = space.vectors.range_search(vector, thresholds[i], limit)
+            else:
+                found = space.vectors.search(vector, depth)
             names = self.stores.catalog.paragraph_ids_for_vec_ids([i for i, _ in found])
             hits = [Hit(names[i], s) for i, s in found if i in names]
             out = DenseList(space.name, hits, shares[i], scope, thresholds[i], *_no_matches())

@@ -117,11 +117,13 @@ def test_result_set_smoke(bench_env: dict[str, str], tmp_path: Path) -> None:
     for name in ("short", "claims"):
         figures = row[name]
         assert figures["queries"] == 20 and figures["words"]["min"] >= 2
-        for stage in ("first_page", "reshaped", "facets_timeline", "facets_timeline_cached"):
+        stages = ("first_page", "reshaped", "facets_timeline", "facets_timeline_cached", "filtered")
+        for stage in stages:
             assert {"p50_ms", "p99_ms"} <= set(figures[stage])
         assert {"median", "max"} <= set(figures["total"]) | set(figures["total_paragraphs"])
         assert figures["deep_page_cache_hits"] == figures["deep_page_queries"]
     assert row["short"]["words"]["max"] <= 4
+    assert row["filter"]["source"] and 0 < row["filter"]["article_share"] <= 1
     assert row["claims"]["deep_page_queries"] > 0  # page 5 of a claim's set is reached
     assert {"p50_ms", "p99_ms"} <= set(row["claims"]["page_deep_uncached"])
     empty = row["export"][0]

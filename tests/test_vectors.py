@@ -331,3 +331,44 @@ def test_configure_threads_applies_in_searching_threads(
             configure_threads(0)
     finally:
         configure_threads(None)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_search_within_is_search_of_the_masked_ids_through_every_change(
+    tmp_path: Path, big: tuple[list[int], np.ndarray], kind: str
+) -> None:
+    """search_within(universe, mask) answers what search(allowed=universe[mask]) does, with
+    tombstones, unknown ids in the universe, and after each add, removal, compaction and
+    reload (the cached translation must follow the store)."""
+    ids, vecs = big
+    path = tmp_path / "v.faiss"
+    store = hnsw_store(path) if kind == "hnsw" else VectorStore(path, 32, hnsw_threshold=5000)
+    store.add(ids, vecs)
+    universe = np.asarray([*ids, 12345], dtype=np.int64)  # one id the store never held
+    rng = np.random.default_rng(11)
+    masks = [rng.random(len(universe)) < share for share in (0.002, 0.05, 0.5, 0.97)]
+    masks.append(np.zeros(len(universe), dtype=bool))
+    store.prepare_within(universe)
+
+    def check(note: str) -> None:
+        for mask in masks:
+            for q in (vecs[0], vecs[777]):
+                got = store.search_within(q, 25, universe, mask)
+                assert got == store.search(q, 25, universe[mask]), (note, int(mask.sum()))
+                assert {i for i, _ in got} <= set(universe[mask].tolist())
+
+    check("fresh")
+    store.remove(ids[:300])  # tombstones under HNSW
+    check("removed")
+    store.add(ids[:50], vecs[100:150])  # replaced vectors: new slots
+    check("re-added")
+    store.save()
+    other = hnsw_store(path) if kind == "hnsw" else VectorStore(path, 32, hnsw_threshold=5000)
+    other.add([ids[1999]], vecs[:1])
+    other.save()
+    assert store.reload_if_changed()
+    check("reloaded")
+    store.compact()
+    check("compacted")
+    with pytest.raises(ValueError, match="one flag per universe row"):
+        store.search_within(vecs[0], 5, universe, masks[0][:-1])
