@@ -424,14 +424,22 @@ class VectorStore:
                 return []
             if len(slots) > 1 and not (slots[1:] > slots[:-1]).all():
                 slots = _distinct(slots)
-            want = min(k, len(slots))
-            selectivity = len(slots) / live
-            if len(slots) <= FILTER_EXACT_MAX or selectivity <= FILTER_EXACT_FRACTION:
-                return self._exact_over_slots(q, want, slots)
-            hits = self._hnsw_search(q, want, slots, selectivity)
-            if len(hits) < want:
-                hits = self._exact_over_slots(q, want, slots)
-            return hits
+            return self._among_slots(q, k, slots, live)
+
+    def _among_slots(
+        self, q: Vectors, k: int, slots: IdArray, live: int
+    ) -> list[tuple[int, float]]:
+        """Top-``k`` among distinct live HNSW ``slots`` (module docstring, filtered search):
+        exact when the filter is selective, else HNSW with a bitmap selector and a widened
+        beam, exact again if that returns fewer than k. Call with the lock held."""
+        want = min(k, len(slots))
+        selectivity = len(slots) / live
+        if len(slots) <= FILTER_EXACT_MAX or selectivity <= FILTER_EXACT_FRACTION:
+            return self._exact_over_slots(q, want, slots)
+        hits = self._hnsw_search(q, want, slots, selectivity)
+        if len(hits) < want:
+            hits = self._exact_over_slots(q, want, slots)
+        return hits
 
     def prepare_within(self, universe: IdArray) -> None:
         """Translate ``universe`` for :meth:`search_within` now (a serving process's warm-up:
@@ -473,14 +481,7 @@ class VectorStore:
             slots = slots[slots >= 0]
             if len(slots) == 0:
                 return []
-            want = min(k, len(slots))
-            selectivity = len(slots) / live
-            if len(slots) <= FILTER_EXACT_MAX or selectivity <= FILTER_EXACT_FRACTION:
-                return self._exact_over_slots(q, want, slots)
-            hits = self._hnsw_search(q, want, slots, selectivity)
-            if len(hits) < want:
-                hits = self._exact_over_slots(q, want, slots)
-            return hits
+            return self._among_slots(q, k, slots, live)
 
     def range_search(
         self, query: Vectors, threshold: float, max_results: int
