@@ -174,7 +174,8 @@ class VectorStore:
         self._dead = 0
         self._hnsw = False
         self._lookup: tuple[IdArray, IdArray] | None = None
-        #: Bumped whenever a slot's id may change (load, add, removal, rebuild).
+        #: Bumped whenever an HNSW slot's id may change (load, add, removal, rebuild; a flat
+        #: store has no slots, and becomes HNSW only through a rebuild).
         self._version = 0
         #: search_within's translation: (the id array, the version, its slots).
         self._universe: tuple[weakref.ref[IdArray], int, IdArray] | None = None
@@ -369,7 +370,6 @@ class VectorStore:
             else:
                 self._index.remove_ids(faiss.IDSelectorBatch(arr))
                 self._index.add_with_ids(vecs, arr)
-                self._version += 1
                 self._maybe_convert()
 
     def _maybe_convert(self) -> None:
@@ -384,7 +384,6 @@ class VectorStore:
         with self._lock:
             if self._hnsw:
                 return self._kill(arr)
-            self._version += 1
             return int(self._index.remove_ids(faiss.IDSelectorBatch(arr)))
 
     def search(
@@ -467,12 +466,10 @@ class VectorStore:
         module docstring); a flat store searches the ids."""
         if len(selected) != len(universe):
             raise ValueError("selected must have one flag per universe row")
-        if not self._hnsw:
-            return self.search(query, k, universe[selected])
         _apply_threads()
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        with self._lock:
-            if not self._hnsw:  # converted meanwhile
+        with self._lock:  # reentrant: search takes it again
+            if not self._hnsw:
                 return self.search(query, k, universe[selected])
             live = len(self)
             if live == 0 or k <= 0:

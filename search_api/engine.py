@@ -353,11 +353,7 @@ class SearchEngine:
             hits = [Hit(names[i], s) for i, s in found if i in names]
             out = DenseList(space.name, hits, shares[i], scope, thresholds[i], *_no_matches())
             if with_range:
-                if scope is not None:
-                    ordinals = table.ordinals_at(table.positions(ids))
-                    keep = (ordinals < 0) | scope[ordinals.clip(0)]
-                    ids, sims = ids[keep], sims[keep]
-                out.ids, out.sims = ids, sims
+                out.ids, out.sims = dense.in_scope(table, scope, ids, sims)
             return out
 
         def all_dense(with_range: bool) -> list[DenseList]:

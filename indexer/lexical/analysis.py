@@ -21,7 +21,7 @@ Contracts:
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import tantivy
@@ -150,6 +150,21 @@ def highlight_paragraphs(
             pats[lang] = patterns(query, lang)
         out[pid] = highlight_spans(p.text, lang, pats[lang]) if pats[lang] else []
     return out
+
+
+def highlight_with_fetch(
+    query: Node,
+    paragraph_ids: Sequence[str],
+    known: Mapping[str, Paragraph] | None,
+    fetch: Callable[[Sequence[str]], Mapping[str, Paragraph]],
+) -> dict[str, list[tuple[int, int]]]:
+    """A backend's ``highlight``: :func:`highlight_paragraphs` of ``paragraph_ids``, read from
+    ``known`` where it holds them and from ``fetch`` (the backend's) otherwise; ``[]`` for an
+    id neither has."""
+    given = {pid: known[pid] for pid in paragraph_ids if known and pid in known}
+    missing = [pid for pid in paragraph_ids if pid not in given]
+    out = highlight_paragraphs(query, {**given, **(fetch(missing) if missing else {})})
+    return {pid: out.get(pid, []) for pid in paragraph_ids}
 
 
 def token_stream(pairs: Sequence[tuple[int, str]], gap: str) -> str:

@@ -76,7 +76,7 @@ from indexer.lexical.analysis import (
     Pattern,
     check_leaf,
     clauses,
-    highlight_paragraphs,
+    highlight_with_fetch,
     positions,
     token_stream,
 )
@@ -571,11 +571,7 @@ class ElasticsearchBackend:
         the text as the embedded backend marks it (:mod:`indexer.lexical.analysis`), the
         paragraphs in ``known`` read from there, the others fetched."""
         self._current()
-        given = {pid: known[pid] for pid in paragraph_ids if known and pid in known}
-        missing = [pid for pid in paragraph_ids if pid not in given]
-        found = given | (self.fetch(missing) if missing else {})
-        out = highlight_paragraphs(query, found)
-        return {pid: out.get(pid, []) for pid in paragraph_ids}
+        return highlight_with_fetch(query, paragraph_ids, known, self.fetch)
 
     def matching_vec_ids(self, leaves: Sequence[Term | Phrase]) -> list[npt.NDArray[np.int64]]:
         """FAISS ids of every paragraph visible to searches that matches each leaf (no limit,

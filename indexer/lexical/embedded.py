@@ -67,7 +67,7 @@ from indexer.lexical.analysis import (
     analyzer,
     check_leaf,
     clauses,
-    highlight_paragraphs,
+    highlight_with_fetch,
 )
 from indexer.lexical.base import REBUILD_ADVICE, LexicalIndexOutdated, analyzer_language
 from indexer.models import Filters, Hit, Paragraph
@@ -432,15 +432,13 @@ class EmbeddedBackend:
         """Spans of tokens that match a positive query term, per paragraph.
 
         Paragraphs given in ``known`` (e.g. just read from the catalog) are analysed from
-        there; only the others are fetched from the index. Like Elasticsearch's highlighter:
-        only leaves on field ``text`` mark text, and a phrase (or a word the analyser splits,
-        such as ``U.S``) is marked only where its tokens stand adjacent and in order.
+        there; only the others are fetched from the index. The same code as the Elasticsearch
+        backend's (:func:`~indexer.lexical.analysis.highlight_with_fetch`): only leaves on
+        field ``text`` mark text, and a phrase (or a word the analyser splits, such as
+        ``U.S``) is marked only where its tokens stand adjacent and in order.
         """
         self._current()
-        given = {pid: known[pid] for pid in paragraph_ids if known and pid in known}
-        missing = [pid for pid in paragraph_ids if pid not in given]
-        out = highlight_paragraphs(query, given | (self.fetch(missing) if missing else {}))
-        return {pid: out.get(pid, []) for pid in paragraph_ids}
+        return highlight_with_fetch(query, paragraph_ids, known, self.fetch)
 
     def count(self) -> int:
         """Number of stored (committed) paragraphs."""

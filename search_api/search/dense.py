@@ -70,9 +70,24 @@ def taking_part(stores: Stores, text: str) -> list[Space]:
     spaces = stores.spaces
     if len(spaces) == 1:
         return spaces
-    language = detect_language(text)
-    chosen = [s for s in spaces if s.applies(language)]
-    return chosen or spaces
+    return understanding(stores, detect_language(text))
+
+
+def understanding(stores: Stores, language: str | None) -> list[Space]:
+    """The index's encoders that understand text in ``language`` (unknown: all); every
+    encoder when none does."""
+    spaces = stores.spaces
+    return [s for s in spaces if s.applies(language)] or spaces
+
+
+def in_scope(table: ArticleTable, scope: Mask | None, ids: Ids, sims: Sims) -> tuple[Ids, Sims]:
+    """The ``(ids, sims)`` of paragraphs whose article ``scope`` holds (all with ``None``);
+    a paragraph not in ``table`` (not committed) is kept."""
+    if scope is None:
+        return ids, sims
+    ordinals = table.paragraph_articles(ids)
+    keep = (ordinals < 0) | scope[ordinals.clip(0)]
+    return ids[keep], sims[keep]
 
 
 def scope_of(table: ArticleTable, space: Space, spaces: list[Space]) -> Mask | None:

@@ -79,14 +79,6 @@ def article_vector(
     return out
 
 
-def taking_part(stores: Stores, paragraphs: list[Paragraph]) -> list[Space]:
-    """The encoders that find an article's similar articles: those that understand its
-    language (that of its first paragraph), all of them when none does."""
-    language = paragraphs[0].language if paragraphs else None
-    spaces = stores.spaces
-    return [s for s in spaces if s.applies(language)] or spaces
-
-
 def similar_set(
     stores: Stores,
     table: ArticleTable,
@@ -105,7 +97,8 @@ def similar_set(
         raise NotFound(f"no article {spec.similar_to[:200]!r}")
     size = table.size
     paragraphs = stores.catalog.paragraphs_of([spec.similar_to])
-    spaces = taking_part(stores, paragraphs)
+    # The encoders that understand the article's language (its first paragraph's).
+    spaces = dense.understanding(stores, paragraphs[0].language if paragraphs else None)
     thresholds = [semantic_threshold(stores, spec.min_similarity, space=s.name) for s in spaces]
     found_ids: list[npt.NDArray[np.int64]] = []
     found_sims: list[npt.NDArray[np.float32]] = []
@@ -114,11 +107,7 @@ def similar_set(
         if vector is None:
             continue
         ids, sims = space.vectors.range_search(vector, threshold, max_paragraphs)
-        scope = dense.scope_of(table, space, stores.spaces)
-        if scope is not None:
-            ordinals = table.paragraph_articles(ids)
-            keep = (ordinals < 0) | scope[ordinals.clip(0)]
-            ids, sims = ids[keep], sims[keep]
+        ids, sims = dense.in_scope(table, dense.scope_of(table, space, stores.spaces), ids, sims)
         found_ids.append(ids)
         found_sims.append(sims)
     ids, sims = dense.union_max(found_ids, found_sims)

@@ -349,11 +349,6 @@ class ArticleTable:
                 paragraphs[leaf] = True
         return counts
 
-    def vec_ids_of(self, mask: Mask) -> npt.NDArray[np.int64]:
-        """vec_ids of every paragraph of the articles in ``mask``."""
-        out: npt.NDArray[np.int64] = self.paragraph_vec_ids[mask[self.paragraph_ordinals]]
-        return out
-
     def date_mask(self, date_from: datetime | None, date_to: datetime | None) -> Mask:
         """Articles published within ``[date_from, date_to]`` (undated never match)."""
         out: Mask = np.not_equal(self.published, UNDATED)
