@@ -86,7 +86,8 @@ def main() -> None:
                         product = {
                             r.article_id: r.score for r in resp.results if r.score is not None
                         }
-                        tree = membership.scoring_tree(parse_query(q).root)
+                        parsed = parse_query(q)
+                        tree = membership.ranking_tree(parsed.root, plain=parsed.is_plain)
                         hits = articles.search(tree, Filters(), 500) if tree is not None else []
                         lexical = {article_of(h.paragraph_id): h.score for h in hits}
                         zp, floor_p = zscores(product)

@@ -378,7 +378,7 @@ class SearchEngine:
                 else:
                     got.leaf_positions = self._leaf_positions(table, leaves)
                 got.positive = membership.distinct_leaves(root, positive_only=True)
-                tree = membership.scoring_tree(root)
+                tree = membership.ranking_tree(root, plain=parsed.is_plain)
                 if tree is not None:
                     filters = backend_filters(req, parsed, table)
                     got.lexical = self._lexical_hits(tree, filters, depth)

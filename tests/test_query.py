@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from indexer.errors import QuerySyntaxError
@@ -282,3 +284,36 @@ def test_flat_words_are_the_plain_queries_whose_membership_is_one_count(
     for need in range(1, len(words) + 1):
         got = membership.evaluate(root, masks.__getitem__, 9, top_msm=need)
         assert got.tolist() == (count >= need).tolist()
+
+
+@pytest.mark.parametrize(
+    ("text", "ranked"),
+    [
+        # a word tantivy splits, a hyphenated one, a split number: their tokens, each once
+        ("don't COVID-19 4,300 covid", ["don", "t", "covid", "19", "4", "300"]),
+        ("U.S U.S", ["u", "s"]),
+        ("Putin -Tokajew", ["Putin"]),  # excluded words do not rank
+        ('"Nur-Sultan" U.S', [("Nur", "Sultan"), "u", "s"]),  # a typed phrase stays whole
+        ("title:Nur-Sultan", [("Nur", "Sultan")]),  # constrained: its phrases are kept
+    ],
+)
+def test_bm25_ranks_a_split_word_by_its_tokens(text: str, ranked: list[Any]) -> None:
+    """membership.ranking_tree: what the BM25 candidates are fetched with. A word that
+    analyses into several tokens is scored as those tokens (a flat union of terms, which
+    block-max WAND prunes); in a plain query its hyphenated words too; quoted phrases and
+    every leaf of a constrained query that is a phrase stay phrases. Membership keeps the
+    exact leaves (scoring_tree, flat_words)."""
+    from search_api.search import membership
+
+    parsed = parse_query(text)
+    tree = membership.ranking_tree(parsed.root, plain=parsed.is_plain)
+    assert tree is not None and not tree.must and not tree.must_not
+    got = [leaf.text if isinstance(leaf, Term) else leaf.words for leaf in tree.should]
+    assert got == ranked
+    field = "title" if text.startswith("title:") else "text"
+    assert all(leaf.field == field for leaf in tree.should)  # type: ignore[union-attr]
+    # membership still sees the typed leaves
+    assert membership.scoring_tree(parsed.root) == Bool(
+        should=tuple(membership.distinct_leaves(parsed.root, positive_only=True))
+    )
+    assert membership.ranking_tree(None) is None

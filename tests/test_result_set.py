@@ -71,6 +71,7 @@ PARITY_QUERIES = (
     "Putin Tokajew",
     "Putin -Tokajew",
     '"Nur-Sultan"',
+    "Nur-Sultan Putin",
     "Deutschland",
     "Polizei OR Koalition",
     "Flüchtlinge Grenze",
@@ -591,6 +592,30 @@ def test_a_phrase_holds_within_a_paragraph(
     assert having and set(got) == having
     both = members(engine, request('"Nur-Sultan" Putin', mode, match="all"))
     assert set(both) == {a for a in having if _has(catalog_texts[a][1:], r"\bputin")}
+
+
+def test_a_hyphenated_word_is_matched_whole_and_ranked_by_its_parts(
+    engine: SearchEngine, catalog_texts: dict[str, list[str]]
+) -> None:
+    """Typed without quotes, ``Nur-Sultan`` is a set of exactly the articles with the phrase
+    (as quoted), while BM25 fetches its ranking candidates by the parts ``nur`` and
+    ``sultan`` (membership.ranking_tree): candidates with a part alone are fetched and kept
+    out of the set."""
+    phrase = r"\bnur\W+sultan"
+    having = {a for a, texts in catalog_texts.items() if _has(texts[1:], phrase)}
+    req = request("Nur-Sultan", "bm25")
+    got = set(members(engine, req))
+    assert having and got == having
+    fetched = engine.stores.lexical.fetch(
+        [h.paragraph_id for h in engine.result_set(req).lexical_hits]
+    )
+    alone = {
+        p.article_id
+        for p in fetched.values()
+        if re.search(r"\b(nur|sultan)\b", p.text, re.I) and not re.search(phrase, p.text, re.I)
+    }
+    assert alone - having, "a part alone ranks: articles without the phrase were fetched"
+    assert not (alone - having) & got
 
 
 def test_boolean_operators_are_set_algebra_on_articles(engine: SearchEngine) -> None:

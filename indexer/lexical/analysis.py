@@ -64,6 +64,13 @@ def tokens(text: str, lang: str) -> list[Any]:
     return list(analyzer(lang).pre_tokenize(text).tokens)
 
 
+def words_of(text: str) -> list[str]:
+    """The distinct tokens of ``text`` before stemming, in order: the simple tokenizer's
+    alphanumeric runs, long ones dropped, lowercased (``COVID-19`` -> ``covid``, ``19``). Each
+    analyses alone to what it is inside ``text`` in every analyser language."""
+    return list(dict.fromkeys(t.text for t in tokens(text, "std")))
+
+
 def leaf_text(leaf: Term | Phrase) -> str:
     """The text a leaf's analysis starts from (a phrase's words joined by spaces)."""
     return leaf.text if isinstance(leaf, Term) else " ".join(leaf.words)

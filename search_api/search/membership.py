@@ -33,6 +33,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from indexer.lexical.analysis import words_of
 from indexer.query import Bool, Node, Phrase, Term
 
 Match = Literal["auto", "all", "any"]
@@ -153,3 +154,34 @@ def scoring_tree(node: Node | None) -> Bool | None:
     """
     leaves = distinct_leaves(node, positive_only=True)
     return Bool(should=tuple(leaves)) if leaves else None
+
+
+def ranking_tree(node: Node | None, *, plain: bool = False) -> Bool | None:
+    """:func:`scoring_tree` as BM25 ranks by it: a typed word that analyses into several
+    tokens (``don't``, ``U.S``) scored as those tokens, each once, as a keyword engine's
+    ``match`` query does; in a ``plain`` query (:attr:`~indexer.query.ParsedQuery.is_plain`:
+    nothing quoted) its phrases too, which are hyphenated or split words (``COVID-19``,
+    ``4,300``). Phrases a user quoted stay phrases; membership and highlighting match every
+    word exactly either way.
+
+    Why: a plain query then is a flat union of terms, which the backends prune by block-max
+    WAND; one phrase among them makes tantivy score every matching paragraph of every word
+    (a claim's BM25 top 500 at 1M paragraphs, mean ~10.5 -> ~6 ms, p99 ~35 -> ~14 ms;
+    docs/benchmarks.md). Its effect on ranking quality: docs/evaluation.md.
+    """
+    tree = scoring_tree(node)
+    if tree is None:
+        return None
+    out: list[Node] = []
+    for leaf in tree.should:
+        parts: list[str] = []
+        if isinstance(leaf, Term):
+            parts = words_of(leaf.text)
+        elif isinstance(leaf, Phrase) and plain:
+            parts = words_of(" ".join(leaf.words))
+        if len(parts) > 1:
+            assert isinstance(leaf, Term | Phrase)
+            out.extend(Term(part, leaf.field) for part in parts)
+        else:
+            out.append(leaf)
+    return Bool(should=tuple(dict.fromkeys(out)))
