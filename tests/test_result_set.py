@@ -618,6 +618,29 @@ def test_a_hyphenated_word_is_matched_whole_and_ranked_by_its_parts(
     assert not (alone - having) & got
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_the_ranked_head_over_arrays_is_the_reference_on_real_requests(
+    engine: SearchEngine, mode: str
+) -> None:
+    """On each backend, for real candidate lists (hundreds of paragraphs, the article-level
+    hits in hybrid mode), the engine's ranked head (search_api/search/head.py) is the
+    reference chain's (ranked_groups), group for group and bit for bit, and it is the one
+    the engine takes (not the fallback)."""
+    table = engine.tables.current()
+    for q in (*PARITY_QUERIES, "Regierung", "Wien -Polizei"):
+        for extra in ({}, {"aggregate": "max"}, {"normalisation": "minmax", "alpha": 0.5}):
+            req = request(q, mode, candidates=300, **extra)
+            got = engine.candidates(req)
+            fast, ordinals = engine._ranked_head(req, got, table)
+            reference = engine.ranked_groups(req, got)
+            assert ordinals is not None, (q, mode)
+            view = [(g.article_id, g.score, list(g.hits), g.article_component) for g in fast]
+            assert view == [
+                (g.article_id, g.score, list(g.hits), g.article_component) for g in reference
+            ], (q, mode, extra)
+            assert ordinals.tolist() == [table.ordinal(g.article_id) for g in reference]
+
+
 def test_boolean_operators_are_set_algebra_on_articles(engine: SearchEngine) -> None:
     """In bm25 mode the set of a boolean query is the set algebra of its words' sets (each
     word matched anywhere in the article): AND intersects, OR unites, ``-`` subtracts, a

@@ -50,18 +50,25 @@ class DenseList:
     threshold: float
     ids: Ids
     sims: Sims
+    #: The vec_ids of ``hits``, hit by hit (search_api/search/head.py).
+    vec: Ids | None = None
 
     def applies_to(self, table: ArticleTable) -> Callable[[str], bool] | None:
         """Predicate on paragraph ids: inside this encoder's :attr:`scope` (``None``: all)."""
-        scope = self.scope
-        if scope is None:
-            return None
+        return applies(table, self.scope)
 
-        def inside(paragraph_id: str) -> bool:
-            ordinal = table.ordinal(article_of(paragraph_id))
-            return ordinal is None or bool(scope[ordinal])
 
-        return inside
+def applies(table: ArticleTable, scope: Mask | None) -> Callable[[str], bool] | None:
+    """Predicate on paragraph ids: the paragraph's article is in ``scope`` or not in
+    ``table`` (``None`` for no scope: every paragraph)."""
+    if scope is None:
+        return None
+
+    def inside(paragraph_id: str) -> bool:
+        ordinal = table.ordinal(article_of(paragraph_id))
+        return ordinal is None or bool(scope[ordinal])
+
+    return inside
 
 
 def taking_part(stores: Stores, text: str) -> list[Space]:

@@ -221,16 +221,23 @@ def rank(
     groups: list[ArticleGroup],
     coord: npt.NDArray[np.int64],
     best_similarity: npt.NDArray[np.float64],
+    ordinals: Ordinals | None = None,
 ) -> tuple[Ordinals, npt.NDArray[np.float64], dict[int, ArticleGroup]]:
     """Relevance order of ``members``: ranked groups first, then the tail (module docstring).
 
     ``groups`` are fused article groups best first (only members are kept); ``coord`` counts
-    top-level words per article, ``best_similarity`` is -inf where unknown.
+    top-level words per article, ``best_similarity`` is -inf where unknown. ``ordinals``: the
+    groups' article ordinals, one per group, each once, when known (else looked up by id).
     """
     head: list[int] = []
     scores: list[float] = []
     ranked: dict[int, ArticleGroup] = {}
-    for group in groups:
+    if ordinals is not None:
+        keep = np.flatnonzero(members[ordinals]) if len(ordinals) else ordinals
+        head = ordinals[keep].tolist()
+        ranked = {o: groups[i] for o, i in zip(head, keep.tolist(), strict=True)}
+        scores = [ranked[o].score for o in head]
+    for group in groups if ordinals is None else ():
         o = table.ordinal(group.article_id)
         if o is None or not members[o] or o in ranked:
             continue
