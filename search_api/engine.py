@@ -730,6 +730,8 @@ def _needed(req: SearchRequest, root: Node, table: ArticleTable) -> npt.NDArray[
     """Per article, how many top-level words it must contain (membership.needed), counting
     a stop word only in articles of the languages where it is a word (indexer.query)."""
     words = membership.top_level_words(root)
+    if not membership.needs_every_word(req.match, words):
+        return np.ones(table.size, dtype=np.int64)  # one word is enough, wherever
     counts = np.full(table.size, words, dtype=np.int64)
     if isinstance(root, Bool) and not root.must:
         # Stop words by their languages: a claim's many English ones are one mask.

@@ -126,12 +126,12 @@ def marked(found: Sequence[Any], pats: list[Pattern]) -> list[tuple[int, int]]:
     """Character spans of the tokens ``found`` that match a pattern: a single token anywhere,
     several only where each stands at its relative position from the first (a phrase)."""
     at = {t.position: t for t in found}
+    by_text: dict[str, list[Any]] = {}
+    for t in found:
+        by_text.setdefault(t.text, []).append(t)
     hit: set[int] = set()
     for pattern in pats:
-        head = pattern[0][1]
-        for t in found:
-            if t.text != head:
-                continue
+        for t in by_text.get(pattern[0][1], ()):
             spots = [(t.position + rel, text) for rel, text in pattern]
             if all(pos in at and at[pos].text == text for pos, text in spots):
                 hit.update(pos for pos, _ in spots)

@@ -48,9 +48,15 @@ def needed(match: Match, words: npt.NDArray[np.int64], typed: int) -> npt.NDArra
     (stop words taken out where they are stop words) of a query of ``typed`` distinct
     top-level words: whether ``auto`` reads it as a keyword query is decided on what was
     typed, so "die Regierung plant neue Steuern" is a sentence in every language."""
-    if match == "any" or (match == "auto" and typed > AUTO_ALL_UP_TO):
+    if not needs_every_word(match, typed):
         return np.ones_like(words)
     return np.maximum(words, 1)
+
+
+def needs_every_word(match: Match, typed: int) -> bool:
+    """Whether ``match`` asks an article for every top-level word of a query of ``typed``
+    of them (``all``, or ``auto`` on a keyword query), else for one (:func:`needed`)."""
+    return not (match == "any" or (match == "auto" and typed > AUTO_ALL_UP_TO))
 
 
 def minimum_should_match(match: Match, words: int) -> int:
