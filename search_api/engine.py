@@ -467,8 +467,8 @@ class SearchEngine:
         self, req: SearchRequest, got: Retrieved, table: ArticleTable
     ) -> tuple[list[ArticleGroup], npt.NDArray[np.int64] | None]:
         """:meth:`ranked_groups` and the groups' article ordinals, over arrays
-        (search_api/search/head.py: the same groups, ~5x faster); the reference, with
-        ``None`` ordinals, where that does not apply."""
+        (search_api/search/head.py: the same groups, ~2 ms sooner at 1M paragraphs); the
+        reference, with ``None`` ordinals, where that does not apply."""
         plan = self._fusion_plan(req, got)
         if not isinstance(plan, _Rrf):
             articles = None

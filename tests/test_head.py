@@ -133,5 +133,22 @@ def test_the_head_declines_what_it_does_not_reproduce() -> None:
         [head.Ranking([Hit("a0:0", 1.0)]), unknown], [0.5, 0.5], ["a", "b"], "zscore"
     )
     assert head.ranked_head(plan, None, "max", None, 0.0, table) is None
+    # groups that do not stand together, with a scoped list: the reference's per-paragraph
+    # order of summing them is not one order
+    one = head.Ranking([Hit("a0:0", 1.0), Hit("a1:0", 0.5)])
+    scoped = head.Ranking([Hit("a0:1", 1.0)], scope=np.asarray([True, False]))
+    mixed = head.Fusion([one, scoped, one], [0.3, 0.3, 0.4], ["a", "b", "a"], "zscore")
+    assert head.ranked_head(mixed, None, "max", None, 0.0, table) is None
     empty = head.ranked_head(None, head.Ranking([]), "decay", None, 0.2, table)
     assert empty is not None and empty[0] == [] and len(empty[1]) == 0
+
+
+def test_an_article_listed_twice_falls_back() -> None:
+    table = _table([1, 1])
+    groups = head.Ranking([Hit("a0:0", 1.0), Hit("a1:0", 0.5)])
+    twice = head.Ranking([Hit("a0:0", 2.0), Hit("a0:0", 1.0)])
+    assert head.ranked_head(None, groups, "max", twice, 0.2, table) is None
+    once = head.Ranking([Hit("a0:0", 2.0), Hit("a1:0", 1.0)])
+    got = head.ranked_head(None, groups, "max", once, 0.2, table)
+    assert got is not None
+    assert _view(got[0]) == _view(blend(group_by_article(list(groups.hits)), once.hits, 0.2))

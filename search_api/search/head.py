@@ -10,13 +10,14 @@ on generated lists and on real queries). It does every floating-point operation 
 does, elementwise and in the reference's order (sums left to right from 0, one term at a
 time), so a tie or a near-tie falls the same way.
 
-Why: the reference spends ~7 ms of a request's serial part on ~1,000 candidates at 1M
-paragraphs (Python dicts and sorts keyed by strings, an article-id binary search per group);
-this takes about a fifth of that (docs/benchmarks.md, result set).
+Why: the reference and ``rank``'s head cost ~6.4 ms (p50) of a request's serial part over
+~1,000 candidates at 1M paragraphs (Python dicts and sorts keyed by strings, an article-id
+binary search per group); this path ~4.4 ms (docs/benchmarks.md, ninth session). What remains
+is mostly making the ``Hit`` and ``ArticleGroup`` objects the result set keeps.
 
 Contract: :func:`ranked_head` answers ``None`` where it does not apply, and the caller runs the
-reference: RRF fusion, a candidate list with a repeated paragraph, or a candidate whose
-paragraph the table does not hold (written after the table was read).
+reference: RRF fusion, a candidate list (or the article-level list) with a repeated id, or a
+candidate whose paragraph the table does not hold (written after the table was read).
 """
 
 from __future__ import annotations
@@ -127,8 +128,10 @@ def _fuse(fusion: Fusion, table: ArticleTable) -> tuple[list[str], Ids, Floats] 
             for column, w in parts:  # ((0 + w1 * v1) + w2 * v2) + ..., then / total
                 acc = acc + w * column
             fused = acc / total_w
-    else:
+    elif _contiguous(fusion.groups):
         fused = _fuse_scoped(fusion, full, article)
+    else:
+        return None  # a paragraph's groups could then sum in another order than the reference's
     if np.isnan(fused).any():
         return None
     order = _best_first(fused, names)
@@ -149,6 +152,19 @@ def _best_first(scores: Floats, names: list[str]) -> Ids:
             run = order[a:b].tolist()
             order[a:b] = sorted(run, key=names.__getitem__)
     return order
+
+
+def _contiguous(labels: Sequence[str]) -> bool:
+    """Each group's lists stand together (``bm25, dense, dense``): then every paragraph's
+    groups come in one order, the order :func:`_fuse_scoped` sums them in."""
+    seen: set[str] = set()
+    previous = None
+    for label in labels:
+        if label != previous and label in seen:
+            return False
+        seen.add(label)
+        previous = label
+    return True
 
 
 def _fuse_scoped(fusion: Fusion, full: list[Floats], article: Ids) -> Floats:
@@ -258,8 +274,8 @@ def ranked_head(
     parts = np.zeros(len(ordinals))
     if article_weight > 0 and len(ordinals) >= 2 and articles is not None and articles.hits:
         found = _ordinals(table, articles)
-        if found is None:
-            return None
+        if found is None or len(set(found.tolist())) != len(found):
+            return None  # blend's dict keeps the last of an article listed twice
         values = [float(h.score) for h in articles.hits]
         z = _normalised(values, "zscore")
         floor = float(z.min())
