@@ -75,17 +75,12 @@ def test_the_head_over_arrays_is_the_reference(paragraphs: list[int], data: st.D
     article_rows = data.draw(
         st.lists(st.sampled_from(range(table.size)), unique=True, max_size=table.size)
     )
-    articles = head.Ranking(
-        [Hit(f"{table.ids[o]}:0", data.draw(SCORES)) for o in article_rows],
-        data.draw(st.sampled_from([None, np.asarray([0], np.int64)[:0]])),
-    )
-    if articles.vec is not None:  # the vec_id of the article's first paragraph
-        first = {
-            o: int(table.paragraph_vec_ids[table.paragraph_ordinals == o][0]) for o in article_rows
-        }
-        articles = head.Ranking(
-            articles.hits, np.asarray([first[o] for o in article_rows], np.int64)
-        )
+    article_hits = [Hit(f"{table.ids[o]}:0", data.draw(SCORES)) for o in article_rows]
+    article_vec = None
+    if data.draw(st.booleans()):  # the vec_id of each article's first paragraph
+        first = table.paragraph_vec_ids[np.searchsorted(table.paragraph_ordinals, article_rows)]
+        article_vec = np.asarray(first, dtype=np.int64)
+    articles = head.Ranking(article_hits, article_vec)
     weight = data.draw(st.sampled_from([0.0, 0.2, 0.5]))
     direct = data.draw(st.booleans())
 
