@@ -20,6 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
+
 from indexer.models import Hit
 
 #: Cormack et al. 2009. A smoothing constant, not a cut-off.
@@ -65,15 +68,24 @@ def normalise(hits: Sequence[Hit], method: Normalisation = "minmax") -> dict[str
     """
     if not hits:
         return {}
-    values = [h.score for h in hits]
+    values = normalised_scores([float(h.score) for h in hits], method)
+    return dict(zip([h.paragraph_id for h in hits], values.tolist(), strict=True))
+
+
+def normalised_scores(scores: Sequence[float], method: Normalisation) -> npt.NDArray[np.float64]:
+    """:func:`normalise`'s values for ``scores`` (not empty), in their order: the one
+    definition behind the dicts here and the arrays of search_api/search/head.py. The mean
+    and the std are summed left to right as Python floats and each value is computed
+    elementwise, so both give the same bits."""
+    values = np.asarray(scores, dtype=np.float64)
     if method == "minmax":
-        lo, hi = min(values), max(values)
+        lo, hi = min(scores), max(scores)
         span = hi - lo
-        return {h.paragraph_id: (h.score - lo) / span if span > 0 else 1.0 for h in hits}
+        return (values - lo) / span if span > 0 else np.ones(len(scores))
     if method == "zscore":
-        mean = sum(values) / len(values)
-        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-        return {h.paragraph_id: (h.score - mean) / std if std > 0 else 0.0 for h in hits}
+        mean = sum(scores) / len(scores)
+        std = math.sqrt(sum((v - mean) ** 2 for v in scores) / len(scores))
+        return (values - mean) / std if std > 0 else np.zeros(len(scores))
     raise ValueError(f"unknown normalisation {method!r}")
 
 

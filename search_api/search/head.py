@@ -22,7 +22,6 @@ candidate whose paragraph the table does not hold (written after the table was r
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer.models import Hit
-from search_api.fusion import Normalisation
+from search_api.fusion import Normalisation, normalised_scores
 from search_api.grouping import DECAY, Aggregation, ArticleGroup, article_of
 from search_api.search.table import ArticleTable, Mask
 
@@ -72,18 +71,6 @@ def _ordinals(table: ArticleTable, ranking: Ranking) -> Ids | None:
     return None if len(out) and int(out.min()) < 0 else out
 
 
-def _normalised(scores: list[float], method: Normalisation) -> Floats:
-    """:func:`search_api.fusion.normalise`'s values, in list order."""
-    values = np.asarray(scores, dtype=np.float64)
-    if method == "minmax":
-        lo, hi = min(scores), max(scores)
-        span = hi - lo
-        return (values - lo) / span if span > 0 else np.ones(len(scores))
-    mean = sum(scores) / len(scores)
-    std = math.sqrt(sum((v - mean) ** 2 for v in scores) / len(scores))
-    return (values - mean) / std if std > 0 else np.zeros(len(scores))
-
-
 def _fuse(fusion: Fusion, table: ArticleTable) -> tuple[list[str], Ids, Floats] | None:
     """``convex_many`` of the lists: the fused paragraph ids best first (ties by id), their
     article ordinals and scores; ``None`` where :func:`ranked_head` does not apply."""
@@ -101,7 +88,7 @@ def _fuse(fusion: Fusion, table: ArticleTable) -> tuple[list[str], Ids, Floats] 
             return None
         at = np.asarray([ids.setdefault(p, len(ids)) for p in pids], dtype=np.int64)
         scores = [float(h.score) for h in ranking.hits]
-        norm = _normalised(scores, fusion.method) if scores else np.zeros(0)
+        norm = normalised_scores(scores, fusion.method) if scores else np.zeros(0)
         where.append(at)
         values.append(norm)
         floors.append(float(norm.min()) if len(norm) else 0.0)
@@ -277,7 +264,7 @@ def ranked_head(
         if found is None or len(set(found.tolist())) != len(found):
             return None  # blend's dict keeps the last of an article listed twice
         values = [float(h.score) for h in articles.hits]
-        z = _normalised(values, "zscore")
+        z = normalised_scores(values, "zscore")
         floor = float(z.min())
         by_article = np.full(table.size, floor)
         by_article[found] = z
