@@ -52,8 +52,17 @@ from search_api.search import dense, head, membership
 from search_api.search.article_signal import blend
 from search_api.search.dense import DenseList
 from search_api.search.leaves import LeafCache, Positions
-from search_api.search.paragraphs import matching_paragraphs
-from search_api.search.resultset import ResultSet, fold_order, rank, sort_by_date
+from search_api.search.paragraphs import MatchingParagraphs
+from search_api.search.resultset import (
+    Arranged,
+    Arrangement,
+    ResultSet,
+    fold_order,
+    known_first,
+    rank_head,
+    sort_by_date,
+    with_tail,
+)
 from search_api.search.table import ArticleTable, Mask, TableCache, mark
 from search_api.search.tuned import effective_fusion, read_tuned
 
@@ -256,11 +265,8 @@ class SearchEngine:
         known = sem_ordinals >= 0
         np.maximum.at(best, sem_ordinals[known], got.semantic_sims[known].astype(np.float64))
         groups, group_ordinals = self._ranked_head(req, got, table)
-        order, scores, ranked = rank(table, members, groups, coord, best, group_ordinals)
-        if req.sort != "relevance" or (root is None and not parsed.free_text):
-            order, perm = sort_by_date(table, order, descending=req.sort != "date_asc")
-            scores = scores[perm]
-        match_vec, match_ord, match_sim, match_lex = matching_paragraphs(
+        head, head_scores, ranked = rank_head(table, members, groups, group_ordinals)
+        matches = MatchingParagraphs(
             table,
             lex_para,
             lexical,
@@ -268,27 +274,39 @@ class SearchEngine:
             got.semantic_sims,
             semantic,
         )
-        member_order = order
-        versions = None
-        if req.fold:
-            order, scores, versions = fold_order(table, order, scores)
-            # The folded set's matching paragraphs are its representatives'.
-            keep = np.zeros(size, dtype=bool)
-            keep[order] = True
-            shown = keep[match_ord]
-            match_vec, match_ord = match_vec[shown], match_ord[shown]
-            match_sim, match_lex = match_sim[shown], match_lex[shown]
+        by_date = req.sort != "relevance" or (root is None and not parsed.free_text)
+
+        def arrange() -> Arranged:
+            order, scores = with_tail(table, members, head, head_scores, coord, best)
+            if by_date:
+                order, perm = sort_by_date(table, order, descending=req.sort != "date_asc")
+                scores = scores[perm]
+            match_vec, match_ord, match_sim, match_lex = matches.arrays()
+            member_order = order
+            versions = None
+            if req.fold:
+                order, scores, versions = fold_order(table, order, scores)
+                # The folded set's matching paragraphs are its representatives'.
+                keep = np.zeros(size, dtype=bool)
+                keep[order] = True
+                shown = keep[match_ord]
+                match_vec, match_ord = match_vec[shown], match_ord[shown]
+                match_sim, match_lex = match_sim[shown], match_lex[shown]
+            return Arranged(
+                order, scores, match_vec, match_ord, match_sim, match_lex, versions, member_order
+            )
+
+        if by_date:  # a page of a date order reads the whole order: nothing to defer
+            arrangement = Arrangement(arrange())
+        else:
+            first = known_first(table, members, head, head_scores, coord, best, req.fold, matches)
+            arrangement = Arrangement(later=arrange, known=first)
         return ResultSet(
             request=req,
             table=table,
-            order=order,
-            scores=scores,
+            arrangement=arrangement,
             lexical=lexical,
             semantic=semantic,
-            match_vec_ids=match_vec,
-            match_ordinals=match_ord,
-            match_similarity=match_sim,
-            match_lexical=match_lex,
             groups=ranked,
             lexical_hits=got.lexical,
             dense_hits=got.dense,
@@ -302,8 +320,6 @@ class SearchEngine:
                 if leaf in got.leaf_positions
             },
             fold=req.fold,
-            versions=versions,
-            member_order=member_order,
             dense_lists=got.dense_lists,
         )
 

@@ -711,6 +711,84 @@ def test_result_set_invariants_on_random_corpora(
             engine.close()
 
 
+def check_known_first(engine: SearchEngine, req: SearchRequest) -> None:
+    """A fresh set's first-page views, read before its order is arranged (the head, the
+    counts, one article's matching paragraphs: resultset.Known), equal the arranged set's."""
+    engine._sets.clear()
+    rs = engine.result_set(req)
+    where = f"q={req.q!r} request={req.model_dump(exclude_defaults=True)}"
+    known = rs.arrangement.known
+    if known is None:  # a date order is arranged at once
+        assert rs.arrangement.ready is not None, where
+        return
+    assert rs.arrangement.ready is None, where
+    covered = len(known.head) if len(known.head) < known.total else known.total
+    windows = {
+        (a, a + n): rs.window(a, a + n) for n in (1, 3, 10) for a in range(0, covered - n + 1)
+    }
+    shown = [int(o) for o in known.head[:covered]]
+    rows = {o: rs.paragraph_rows(o) for o in shown}
+    counts = (rs.total, rs.total_articles, rs.total_stories, rs.total_paragraphs)
+    assert rs.arrangement.ready is None, f"{where}: a first page arranged the set"
+
+    arranged = rs.arrangement.get()
+    members = arranged.order if arranged.member_order is None else arranged.member_order
+    stories = len(np.unique(rs.table.story[members])) if len(members) else 0
+    assert counts == (len(arranged.order), len(members), stories, len(arranged.match_vec_ids)), (
+        where
+    )
+    for (a, b), (order, scores, versions) in windows.items():
+        assert order.tolist() == arranged.order[a:b].tolist(), (where, a, b)
+        assert np.array_equal(scores, arranged.scores[a:b], equal_nan=True), (where, a, b)
+        want = None if arranged.versions is None else arranged.versions[a:b].tolist()
+        assert (None if versions is None else versions.tolist()) == want, (where, a, b)
+    for o, (vec, sim, lexical) in rows.items():
+        want = rs.paragraph_rows(o)  # now read from the arranged arrays
+        assert vec.tolist() == want[0].tolist(), (where, o)
+        assert np.array_equal(sim, want[1], equal_nan=True), (where, o)
+        assert lexical.tolist() == want[2].tolist(), (where, o)
+
+
+@PROPERTY_SETTINGS
+@given(
+    corpus=corpora(),
+    requests=st.lists(
+        st.tuples(
+            st.one_of(
+                st.builds(
+                    lambda words, mode, match, sim: SearchRequest(
+                        q=" ".join(words), mode=mode, match=match, min_similarity=sim
+                    ),
+                    st.lists(st.sampled_from(VOCAB), min_size=1, max_size=3),
+                    st.sampled_from(("bm25", "dense", "hybrid", "hybrid")),
+                    st.sampled_from(("any", "all")),
+                    st.sampled_from((None, 0.2, 0.35)),
+                ),
+                cases().map(lambda case: case.req),
+            ),
+            st.sampled_from((10, 12, None)),
+            st.booleans(),
+        ),
+        min_size=6,
+        max_size=10,
+    ),
+)
+def test_first_page_views_before_the_set_is_arranged(
+    corpus: list[Article], requests: list[tuple[SearchRequest, int | None, bool]]
+) -> None:
+    """What a first page reads before the rest of the set is ordered (check_known_first),
+    on random corpora with copies (stories of several articles, in the head and in the tail)
+    and few candidates (a long tail)."""
+    with index_of(corpus) as (stores, _):
+        engine = SearchEngine(stores)
+        try:
+            for req, depth, fold in requests:
+                update = {"candidates": depth, "sort": "relevance", "fold": fold}
+                check_known_first(engine, req.model_copy(update=update))
+        finally:
+            engine.close()
+
+
 @settings(PROPERTY_SETTINGS, max_examples=30)
 @given(
     corpus=corpora(),

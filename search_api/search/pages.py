@@ -30,7 +30,8 @@ from search_api.search.tuned import effective_fusion, read_tuned
 def page(stores: Stores, rs: ResultSet, offset: int, limit: int) -> SearchResponse:
     """The page of ``rs`` at ``offset`` (a response without ``took_ms``, facets, timeline)."""
     req = rs.request
-    ordinals = [int(o) for o in rs.order[offset : offset + limit]]
+    shown_order, shown_scores, shown_versions = rs.window(offset, offset + limit)
+    ordinals = [int(o) for o in shown_order]
     ids = [rs.table.ids[o] for o in ordinals]
     # Per shown article: (paragraph id, fused score) of the passages to show.
     chosen: dict[int, list[tuple[str, float | None]]] = {}
@@ -74,7 +75,7 @@ def page(stores: Stores, rs: ResultSet, offset: int, limit: int) -> SearchRespon
                     explanation=explain.passage(pid, score) if explain is not None else None,
                 )
             )
-        score = float(rs.scores[offset + i])
+        score = float(shown_scores[i])
         matched: list[Literal["lexical", "semantic"]] = []
         if rs.lexical[o]:
             matched.append("lexical")
@@ -98,7 +99,7 @@ def page(stores: Stores, rs: ResultSet, offset: int, limit: int) -> SearchRespon
                 if explain is not None
                 else None,
                 story=info["story"],
-                versions=rs.versions_at(offset + i),
+                versions=0 if shown_versions is None else int(shown_versions[i]),
             )
         )
     end = offset + len(ordinals)

@@ -49,3 +49,81 @@ def matching_paragraphs(
     if len(sem_pos):
         similarity[np.searchsorted(chosen, sem_pos)] = sem_sims
     return table.paragraph_vec_ids[chosen], owners[chosen], similarity, lex_para[chosen]
+
+
+class MatchingParagraphs:
+    """The members' matching paragraphs as the masks they come from (the arguments of
+    :func:`matching_paragraphs`): counted, and read for one article, without listing every
+    one of them; :meth:`arrays` lists them (what a deep page or an export reads).
+
+    :meth:`count` is ``len`` of :meth:`arrays`' vec_ids and :meth:`of` one article's slice
+    of its arrays, row for row (tests/test_result_set_properties.py). ``lexical_paragraphs``
+    is shared with :meth:`arrays`, which narrows it to the lexical members in place: what
+    :meth:`of` and :meth:`count` do to it themselves, so their answers do not change.
+    """
+
+    def __init__(
+        self,
+        table: ArticleTable,
+        lexical_paragraphs: Mask,
+        lexical: Mask,
+        semantic_positions: npt.NDArray[np.int64] | None,
+        semantic_sims: npt.NDArray[np.float32],
+        semantic: Mask,
+    ) -> None:
+        self.table = table
+        self.lexical_paragraphs = lexical_paragraphs
+        self.lexical = lexical
+        self.semantic_positions = semantic_positions
+        self.semantic_sims = semantic_sims
+        self.semantic = semantic
+        # The semantic side's members' paragraphs (committed, of a semantic member).
+        sem_pos = np.empty(0, dtype=np.int64)
+        sem_sims = np.empty(0, dtype=np.float32)
+        if semantic_positions is not None and len(semantic_positions):
+            known = semantic_positions >= 0
+            pos = semantic_positions[known]
+            keep = semantic[table.paragraph_ordinals[pos]]
+            sem_pos, sem_sims = pos[keep], semantic_sims[known][keep]
+        self._sem_pos = sem_pos
+        self._sem_sims = sem_sims
+
+    def count(self, within: Mask | None = None) -> int:
+        """How many paragraphs :meth:`arrays` lists, of the articles in ``within`` only when
+        given (one pass over the positions)."""
+        owners = self.table.paragraph_ordinals
+        members = self.lexical if within is None else self.lexical & within
+        lexical = self.lexical_paragraphs & members[owners]
+        sem_pos = self._sem_pos
+        if within is not None and len(sem_pos):
+            sem_pos = sem_pos[within[owners[sem_pos]]]
+        extra = int(np.count_nonzero(~lexical[sem_pos])) if len(sem_pos) else 0
+        return int(np.count_nonzero(lexical)) + extra
+
+    def of(self, ordinal: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], Mask]:
+        """One article's rows of :meth:`arrays`: ``(vec_ids, similarity, is_lexical)`` in
+        position order (similarity NaN where the paragraph has none)."""
+        table = self.table
+        lo = int(np.searchsorted(table.paragraph_ordinals, ordinal, side="left"))
+        hi = int(np.searchsorted(table.paragraph_ordinals, ordinal, side="right"))
+        lexical = self.lexical_paragraphs[lo:hi] & bool(self.lexical[ordinal])
+        matched = lexical.copy()
+        inside = (self._sem_pos >= lo) & (self._sem_pos < hi)
+        sem_pos = self._sem_pos[inside] - lo
+        matched[sem_pos] = True
+        chosen = np.flatnonzero(matched)
+        similarity = np.full(len(chosen), np.nan, dtype=np.float32)
+        if len(sem_pos):
+            similarity[np.searchsorted(chosen, sem_pos)] = self._sem_sims[inside]
+        return table.paragraph_vec_ids[lo:hi][chosen], similarity, lexical[chosen]
+
+    def arrays(self) -> tuple[npt.NDArray[np.int64], Ordinals, npt.NDArray[np.float32], Mask]:
+        """:func:`matching_paragraphs` of these masks."""
+        return matching_paragraphs(
+            self.table,
+            self.lexical_paragraphs,
+            self.lexical,
+            self.semantic_positions,
+            self.semantic_sims,
+            self.semantic,
+        )

@@ -36,7 +36,7 @@ from indexer.stores import Stores
 from search_api.schemas import SearchRequest, SimilarRequest
 from search_api.search import dense
 from search_api.search.calibration import semantic_threshold
-from search_api.search.resultset import ResultSet, sort_by_date
+from search_api.search.resultset import Arranged, Arrangement, ResultSet, sort_by_date
 from search_api.search.table import ArticleTable, Mask
 
 
@@ -134,14 +134,18 @@ def similar_set(
     return ResultSet(
         request=spec,
         table=table,
-        order=order,
-        scores=scores,
+        arrangement=Arrangement(
+            Arranged(
+                order=order,
+                scores=scores,
+                match_vec_ids=ids[by_article],
+                match_ordinals=ords[by_article],
+                match_similarity=sims[by_article].astype(np.float32),
+                match_lexical=np.zeros(len(ids), dtype=bool),
+            )
+        ),
         lexical=np.zeros(size, dtype=bool),
         semantic=members,
-        match_vec_ids=ids[by_article],
-        match_ordinals=ords[by_article],
-        match_similarity=sims[by_article].astype(np.float32),
-        match_lexical=np.zeros(len(ids), dtype=bool),
         groups={},
         lexical_hits=[],
         dense_hits=[],
