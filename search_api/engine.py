@@ -231,7 +231,7 @@ class SearchEngine:
 
         lexical = np.zeros(size, dtype=bool)
         coord = np.zeros(size, dtype=np.int64)
-        # Paragraphs matching a positive leaf (matching_paragraphs), marked with the counts.
+        # Paragraphs matching a positive leaf (MatchingParagraphs), marked with the counts.
         lex_para = np.zeros(table.paragraphs, dtype=bool)
         words = membership.flat_words(root) if use_lexical else None
         if root is None and not parsed.free_text:

@@ -17,44 +17,16 @@ import numpy.typing as npt
 from search_api.search.table import ArticleTable, Mask, Ordinals
 
 
-def matching_paragraphs(
-    table: ArticleTable,
-    lexical_paragraphs: Mask,
-    lexical: Mask,
-    semantic_positions: npt.NDArray[np.int64] | None,
-    semantic_sims: npt.NDArray[np.float32],
-    semantic: Mask,
-) -> tuple[npt.NDArray[np.int64], Ordinals, npt.NDArray[np.float32], Mask]:
-    """``(vec_ids, ordinals, similarity, is_lexical)`` of the members' matching paragraphs, in
-    article order (module docstring). ``lexical_paragraphs``: a mask over positions of the
-    paragraphs matching a positive leaf (the leaves' matches marked; it is consumed);
-    ``semantic_positions`` (``-1`` = not committed) with ``semantic_sims``, or None when the
-    semantic side is off; ``lexical`` / ``semantic``: the members per side. Similarity is NaN
-    for a paragraph with none (a lexical match the semantic side did not reach)."""
-    owners = table.paragraph_ordinals
-    lex_para = lexical_paragraphs
-    lex_para &= lexical[owners]  # positions run in article order: a sequential gather
-    matched = lex_para
-    sem_pos = np.empty(0, dtype=np.int64)
-    sem_sims = np.empty(0, dtype=np.float32)
-    if semantic_positions is not None and len(semantic_positions):
-        known = semantic_positions >= 0
-        pos = semantic_positions[known]
-        keep = semantic[owners[pos]]
-        sem_pos, sem_sims = pos[keep], semantic_sims[known][keep]
-        matched = lex_para.copy()
-        matched[sem_pos] = True
-    chosen = np.flatnonzero(matched)
-    similarity = np.full(len(chosen), np.nan, dtype=np.float32)
-    if len(sem_pos):
-        similarity[np.searchsorted(chosen, sem_pos)] = sem_sims
-    return table.paragraph_vec_ids[chosen], owners[chosen], similarity, lex_para[chosen]
-
-
 class MatchingParagraphs:
-    """The members' matching paragraphs as the masks they come from (the arguments of
-    :func:`matching_paragraphs`): counted, and read for one article, without listing every
-    one of them; :meth:`arrays` lists them (what a deep page or an export reads).
+    """The members' matching paragraphs (module docstring) as the masks they come from:
+    counted, and read for one article, without listing every one of them; :meth:`arrays`
+    lists them (what a deep page or an export reads).
+
+    ``lexical_paragraphs``: a mask over positions of the paragraphs matching a positive leaf
+    (the leaves' matches marked); ``semantic_positions`` (``-1`` = not committed) with
+    ``semantic_sims``, or None when the semantic side is off; ``lexical`` / ``semantic``: the
+    members per side. Similarity is NaN for a paragraph with none (a lexical match the
+    semantic side did not reach).
 
     :meth:`count` is ``len`` of :meth:`arrays`' vec_ids and :meth:`of` one article's slice
     of its arrays, row for row (tests/test_result_set_properties.py). ``lexical_paragraphs``
@@ -74,9 +46,6 @@ class MatchingParagraphs:
         self.table = table
         self.lexical_paragraphs = lexical_paragraphs
         self.lexical = lexical
-        self.semantic_positions = semantic_positions
-        self.semantic_sims = semantic_sims
-        self.semantic = semantic
         # The semantic side's members' paragraphs (committed, of a semantic member).
         sem_pos = np.empty(0, dtype=np.int64)
         sem_sims = np.empty(0, dtype=np.float32)
@@ -118,12 +87,19 @@ class MatchingParagraphs:
         return table.paragraph_vec_ids[lo:hi][chosen], similarity, lexical[chosen]
 
     def arrays(self) -> tuple[npt.NDArray[np.int64], Ordinals, npt.NDArray[np.float32], Mask]:
-        """:func:`matching_paragraphs` of these masks."""
-        return matching_paragraphs(
-            self.table,
-            self.lexical_paragraphs,
-            self.lexical,
-            self.semantic_positions,
-            self.semantic_sims,
-            self.semantic,
-        )
+        """``(vec_ids, ordinals, similarity, is_lexical)`` of every matching paragraph, in
+        article order (module docstring)."""
+        table = self.table
+        owners = table.paragraph_ordinals
+        lex_para = self.lexical_paragraphs
+        lex_para &= self.lexical[owners]  # positions run in article order: a sequential gather
+        matched = lex_para
+        sem_pos = self._sem_pos
+        if len(sem_pos):
+            matched = lex_para.copy()
+            matched[sem_pos] = True
+        chosen = np.flatnonzero(matched)
+        similarity = np.full(len(chosen), np.nan, dtype=np.float32)
+        if len(sem_pos):
+            similarity[np.searchsorted(chosen, sem_pos)] = self._sem_sims
+        return table.paragraph_vec_ids[chosen], owners[chosen], similarity, lex_para[chosen]

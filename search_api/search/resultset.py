@@ -448,7 +448,7 @@ def known_first(
     its tail: the counts, and the head (:func:`rank_head`), folded when ``fold``
     (:func:`fold_order` of the head alone: the head comes first in ``order``, so its stories'
     representatives are its own). The same values :func:`rank`, :func:`fold_order` and
-    :func:`~search_api.search.paragraphs.matching_paragraphs` give the whole set
+    :meth:`~search_api.search.paragraphs.MatchingParagraphs.arrays` give the whole set
     (tests/test_result_set_properties.py)."""
     member_ids = np.flatnonzero(members)
     member_stories = table.story[member_ids]
